@@ -1,0 +1,7 @@
+"""``python -m cnnkit``: the command line."""
+
+import sys
+
+from cnnkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,202 @@
+"""The documented lowercase API, mirroring ``torch.nn.functional`` (and the ``torch.*`` functions).
+
+Every function here is a thin, documented call into one op of :mod:`cnnkit.ops`; gradients
+live only there. The tensor-level functions (``cat``, ``stack``, ``where``, ...) are also
+exported as ``cnnkit.cat`` etc., like ``torch.cat``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from cnnkit._dims import normalize_dim
+from cnnkit._tensor_math import as_operand, binary
+from cnnkit.ops import elementwise as E
+from cnnkit.ops import shape as S
+from cnnkit.tensor import Tensor
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def relu(input: Tensor) -> Tensor:
+    """Rectified linear unit, ``max(0, x)``; its gradient at 0 is 0.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.relu(cnnkit.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+    return _tensor(input).relu()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """Logistic function ``1 / (1 + exp(-x))``, overflow-free; derivative ``σ(1 − σ)``."""
+    return _tensor(input).sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent; derivative ``1 − tanh²``."""
+    return _tensor(input).tanh()
+
+
+def exp(input: Tensor) -> Tensor:
+    return _tensor(input).exp()
+
+
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm (NaN below 0, -inf at 0, as NumPy and PyTorch)."""
+    return _tensor(input).log()
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return _tensor(input).sqrt()
+
+
+def abs(input: Tensor) -> Tensor:
+    return _tensor(input).abs()
+
+
+def clamp(input: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
+    """Limit values to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
+    return _tensor(input).clamp(min, max)
+
+
+clip = clamp
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """Elementwise maximum with broadcasting; the larger input gets the gradient (half each on ties).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.maximum(cnnkit.tensor([1.0, 5.0]), cnnkit.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+    """
+    return _tensor(input).maximum(other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    """Elementwise minimum with broadcasting; the smaller input gets the gradient."""
+    return _tensor(input).minimum(other)
+
+
+def matmul(input: Any, other: Any) -> Tensor:
+    """Matrix product (``@``), batched and with 1-D operands as in NumPy."""
+    return _tensor(input).matmul(other)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """Pick ``input`` where ``condition`` is true, else ``other``; all three broadcast.
+
+    The condition is not differentiable; each branch receives the gradient where it was chosen.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.tensor([-1.0, 2.0])
+        >>> cnnkit.where(x > 0, x, 0.0)
+        tensor([0., 2.])
+    """
+    cond = np.asarray(getattr(condition, "data", condition))
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype} (compare first, e.g. x > 0)")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = Tensor(input)
+    a = input if isinstance(input, Tensor) else as_operand(input, other)
+    b = other if isinstance(other, Tensor) else as_operand(other, a)
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {cond.shape}, input {a.shape} and other {b.shape} cannot be broadcast together"
+        ) from None
+    if cond.shape != np.broadcast_shapes(a.shape, b.shape):
+        # Broadcast the operands first so the op's output has the full shape.
+        full = np.broadcast_shapes(cond.shape, a.shape, b.shape)
+        a, b = a.broadcast_to(full), b.broadcast_to(full)
+    return E.Where.apply(a, b, condition=cond)
+
+
+def _same_rank(tensors: Sequence[Any], what: str) -> list:
+    items = [_tensor(t) for t in tensors]
+    if not items:
+        raise ValueError(f"{what}: expected a non-empty sequence of tensors")
+    return items
+
+
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -> Tensor:
+    """Join tensors along an existing dimension (``axis=`` is accepted as NumPy's spelling).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.cat([cnnkit.zeros(1, 2), cnnkit.ones(2, 2)]).shape
+        (3, 2)
+    """
+    items = _same_rank(tensors, "cat")
+    dim = dim if axis is None else axis
+    axis_ = normalize_dim(dim, items[0].ndim)
+    for i, t in enumerate(items):
+        if t.ndim != items[0].ndim or t.shape[:axis_] + t.shape[axis_ + 1:] != items[0].shape[:axis_] + items[0].shape[axis_ + 1:]:
+            raise ValueError(
+                f"cat: tensor {i} has shape {t.shape} but tensor 0 has shape {items[0].shape}; all "
+                f"sizes must match except in dim {dim}"
+            )
+    return S.Concatenate.apply(*items, axis=axis_)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -> Tensor:
+    """Join equally shaped tensors along a new dimension ``dim``."""
+    items = _same_rank(tensors, "stack")
+    for i, t in enumerate(items):
+        if t.shape != items[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {items[0].shape}; all must match")
+    dim = dim if axis is None else axis
+    return S.Stack.apply(*items, axis=normalize_dim(dim, items[0].ndim + 1))
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad (or, with negative widths, crop) the last ``len(pad) // 2`` dimensions.
+
+    ``pad`` lists ``(left, right)`` for the last dimension first, then the one before, as in
+    ``torch.nn.functional.pad``: ``pad(x, (1, 1, 2, 2))`` pads width by 1 and height by 2.
+
+    Args:
+        input: tensor to pad.
+        pad: an even-length sequence of integers.
+        mode: only ``"constant"`` is supported by this op.
+        value: fill value.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.pad(cnnkit.ones(1, 2), (1, 0)).tolist()
+        [[0.0, 1.0, 1.0]]
+    """
+    x = _tensor(input)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet; use mode='constant'")
+    widths = [int(p) for p in pad]
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: expected an even number of widths covering at most {x.ndim} dims, got {tuple(pad)}"
+        )
+    pairs = [(0, 0)] * x.ndim
+    for k in range(len(widths) // 2):
+        pairs[x.ndim - 1 - k] = (widths[2 * k], widths[2 * k + 1])
+    for axis, (lo, hi) in enumerate(pairs):
+        if x.shape[axis] + lo + hi < 0:
+            raise ValueError(f"pad: widths {(lo, hi)} would leave dim {axis} of size {x.shape[axis]} negative")
+    return S.Pad.apply(x, widths=tuple(pairs), value=value)
+
+
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _tensor(input).sum(dim, keepdim)
+
+
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _tensor(input).mean(dim, keepdim)

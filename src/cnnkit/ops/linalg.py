@@ -1,0 +1,28 @@
+"""Matrix products with ``numpy.matmul`` semantics: 1-D operands and batch broadcasting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnkit.autograd.function import Function
+from cnnkit.ops._broadcast import unbroadcast
+
+
+class MatMul(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.save_for_backward(a, b)
+        return np.asarray(np.matmul(a, b))
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        a, b = self.saved
+        # Promote 1-D operands to matrices so one formula covers every case, then undo it.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad_out[..., None] if b.ndim == 1 else grad_out
+        g = g[..., None, :] if a.ndim == 1 else g
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
+        return ga, gb

@@ -1,0 +1,131 @@
+"""Unary elementwise ops: the primitive math functions and activations of the foundation.
+
+Derivatives at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``, and ``clamp`` passes
+the gradient where ``min <= x <= max``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from cnnkit.autograd.function import Function
+
+
+class Neg(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        return (-grad_out,)
+
+
+class Exp(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        out = np.exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        return (grad_out * self.saved[0],)
+
+
+class Log(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (grad_out / self.saved[0],)
+
+
+class Sqrt(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (grad_out / (2 * self.saved[0]),)
+
+
+class Abs(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.save_for_backward(a)
+        return np.abs(a)
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        return (grad_out * np.sign(self.saved[0]),)
+
+
+class Tanh(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        out = np.tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        out = self.saved[0]
+        return (grad_out * (1 - out * out),)
+
+
+class Sigmoid(Function):
+    """σ(x) = 1 / (1 + e^(−x)), computed without overflow for large |x|; σ' = σ(1 − σ)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        out = self.saved[0]
+        return (grad_out * out * (1 - out),)
+
+
+class ReLU(Function):
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        out = np.maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        return (np.where(self.saved[0] > 0, grad_out, 0).astype(grad_out.dtype, copy=False),)
+
+
+class Clamp(Function):
+    def forward(self, a: np.ndarray, min: Optional[float], max: Optional[float]) -> np.ndarray:
+        self.save_for_backward(a)
+        self.bounds = (min, max)
+        out = a
+        if min is not None:
+            out = np.maximum(out, np.asarray(min, dtype=a.dtype))
+        if max is not None:
+            out = np.minimum(out, np.asarray(max, dtype=a.dtype))
+        return out if out is not a else a.copy()
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        (a,) = self.saved
+        low, high = self.bounds
+        inside = np.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a >= low
+        if high is not None:
+            inside &= a <= high
+        return (np.where(inside, grad_out, 0).astype(grad_out.dtype, copy=False),)
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        return (grad_out.astype(self.in_dtype),)

@@ -1,0 +1,102 @@
+"""Train a two-layer perceptron on MNIST with nothing but cnnkit's autograd core.
+
+This is the foundation's demo: tensors, matmul, ReLU, a numerically stable softmax
+cross-entropy written from primitives, and plain SGD written out by hand. It reads the
+canonical MNIST IDX files from ``../shared/data/mnist`` (or ``--data DIR``); LeNet-5 and the
+``cnnkit train`` command replace it once the layers and datasets land.
+
+Run:  python examples/mnist_mlp.py [--epochs 2] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import time
+
+import numpy as np
+
+import cnnkit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read a gzip-compressed IDX file (uint8 payload) into an array."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {raw[:4].hex()})")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: payload has {data.size} bytes, header promises {dims}")
+    return data.reshape(dims)
+
+
+def load(data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
+    x = (images.reshape(len(images), -1).astype(np.float32) / 255.0 - 0.1307) / 0.3081
+    return x, labels.astype(np.int64)
+
+
+def cross_entropy(logits: cnnkit.Tensor, labels: np.ndarray) -> cnnkit.Tensor:
+    """Mean negative log-likelihood of the softmax, stabilised by subtracting the row max."""
+    shifted = logits - logits.max(dim=1, keepdim=True).detach()
+    log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+    return -log_probs[np.arange(len(labels)), labels].mean()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_DATA, help="directory with the MNIST .gz files")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rng = cnnkit.manual_seed(args.seed)
+    x_train, y_train = load(args.data, "train")
+    x_test, y_test = load(args.data, "test")
+
+    def init(fan_in: int, fan_out: int) -> cnnkit.Tensor:  # He initialisation for ReLU
+        return cnnkit.randn(fan_in, fan_out) * float(np.sqrt(2.0 / fan_in))
+
+    w1, b1 = init(784, 256), cnnkit.zeros(256)
+    w2, b2 = init(256, 10), cnnkit.zeros(10)
+    params = [w1, b1, w2, b2]
+    for p in params:
+        p.requires_grad = True
+
+    def forward(x: np.ndarray) -> cnnkit.Tensor:
+        return (cnnkit.tensor(x) @ w1 + b1).relu() @ w2 + b2
+
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(x_train))
+        losses = []
+        for i in range(0, len(order), args.batch_size):
+            batch = order[i:i + args.batch_size]
+            loss = cross_entropy(forward(x_train[batch]), y_train[batch])
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with cnnkit.no_grad():
+                for p in params:
+                    p.sub_(p.grad, alpha=args.lr)
+            losses.append(loss.item())
+        with cnnkit.no_grad():
+            predictions = forward(x_test).argmax(dim=1).numpy()
+        accuracy = float((predictions == y_test).mean())
+        print(f"epoch {epoch}/{args.epochs}: train loss {np.mean(losses):.4f}, "
+              f"test accuracy {accuracy:.2%}, {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

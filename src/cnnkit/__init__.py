@@ -13,6 +13,7 @@ Example:
 
 from cnnkit import autograd as autograd
 from cnnkit import functional as functional
+from cnnkit import nn as nn
 from cnnkit.autograd import AnomalyError as AnomalyError
 from cnnkit.autograd import GradcheckError as GradcheckError
 from cnnkit.autograd import detect_anomaly as detect_anomaly

@@ -200,3 +200,33 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _tensor(input).mean(dim, keepdim)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """Affine map ``input @ weight.T + bias`` in one op.
+
+    Args:
+        input: ``(*, in_features)``.
+        weight: ``(out_features, in_features)``.
+        bias: ``(out_features,)`` or None.
+
+    Example:
+        >>> import cnnkit
+        >>> F = cnnkit.functional
+        >>> F.linear(cnnkit.ones(2, 3), cnnkit.ones(4, 3), cnnkit.zeros(4)).shape
+        (2, 4)
+    """
+    from cnnkit.ops.linalg import Linear
+
+    x, w = _tensor(input), _tensor(weight)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(
+            f"linear: input {x.shape} and weight {w.shape} do not fit: weight must be "
+            f"(out_features, in_features) with in_features equal to the input's last dimension"
+        )
+    if bias is None:
+        return Linear.apply(x, w)
+    b = _tensor(bias)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
+    return Linear.apply(x, w, b)

@@ -26,3 +26,28 @@ class MatMul(Function):
         if self.needs_input_grad[1]:
             gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
+
+
+class Linear(Function):
+    """``y = x @ weight.T + bias`` in one node, for inputs of shape ``(*, in_features)``."""
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray) -> np.ndarray:
+        self.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias:
+            b = bias[0]
+            # In place when the dtypes agree (saves a pass over the output); promote otherwise.
+            out = np.add(out, b, out=out) if np.result_type(out, b) == out.dtype else out + b
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        x, weight = self.saved
+        gx = grad_out @ weight if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            gw = grad_out.reshape(-1, grad_out.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+        grads = (gx, gw)
+        if len(self.needs_input_grad) == 3:
+            gb = grad_out.reshape(-1, grad_out.shape[-1]).sum(axis=0) if self.needs_input_grad[2] else None
+            grads += (gb,)
+        return grads

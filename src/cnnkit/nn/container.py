@@ -1,0 +1,200 @@
+"""Containers and structural layers: Sequential, ModuleList, ModuleDict, Identity, Flatten."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from cnnkit.nn.module import Module
+from cnnkit.tensor import Tensor
+
+
+def _index(idx: int, length: int, what: str) -> int:
+    if not -length <= idx < length:
+        raise IndexError(f"{what}: index {idx} is out of range for {length} modules")
+    return idx % length
+
+
+class Sequential(Module):
+    """Modules applied one after another.
+
+    Build it from modules (named ``"0"``, ``"1"``, ...) or from an ``OrderedDict`` of names.
+    Indexing gives a module, slicing a new ``Sequential`` sharing the same modules.
+
+    Example:
+        >>> from cnnkit import nn
+        >>> net = nn.Sequential(nn.Flatten(), nn.Identity())
+        >>> len(net), type(net[0]).__name__
+        (2, 'Flatten')
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(args):
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, not a Module")
+                self.add_module(str(i), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx: Union[int, slice, str]) -> Any:
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        if isinstance(idx, str):
+            return self._modules[idx]
+        return list(self._modules.values())[_index(idx, len(self), "Sequential")]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules)[_index(idx, len(self), "Sequential")]
+        self.add_module(key, module)
+
+    def __delitem__(self, idx: Union[int, slice]) -> None:
+        keys = list(self._modules)
+        targets = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]
+        for key in targets:
+            del self._modules[key]
+
+    def append(self, module: Module) -> "Sequential":
+        """Add ``module`` at the end (named by its position)."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "Sequential":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (unlike a plain Python list)."""
+
+    def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
+        super().__init__()
+        for m in modules or ():
+            self.append(m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx: Union[int, slice]) -> Any:
+        values = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(values[idx])
+        return values[_index(idx, len(self), "ModuleList")]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError("ModuleList holds modules; iterate over it in your forward()")
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered, in insertion order."""
+
+    def __init__(self, modules: Optional[Any] = None) -> None:
+        super().__init__()
+        for name, m in dict(modules or {}).items():
+            self.add_module(name, m)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple]:
+        return self._modules.items()
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError("ModuleDict holds modules; look them up in your forward()")
+
+
+class Identity(Module):
+    """Returns its input unchanged (the slides' identity activation)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Flatten dimensions ``start_dim..end_dim`` (default: everything but the batch).
+
+    Shape:
+        Input ``(N, *dims)``; output ``(N, prod(dims))`` with the defaults.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Flatten()(cnnkit.zeros(2, 3, 4, 5)).shape
+        (2, 60)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`)."""
+
+    def __init__(self, dim: int, unflattened_size: tuple) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        from cnnkit._dims import normalize_dim
+
+        d = normalize_dim(self.dim, x.ndim)
+        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,0 +1,90 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from cnnkit import functional as F
+from cnnkit.nn import init
+from cnnkit.nn.module import Module, Parameter
+from cnnkit.tensor import DEFAULT_DTYPE, Tensor
+
+
+class Linear(Module):
+    """Affine map ``y = x Wᵀ + b`` (a fully connected layer).
+
+    Args:
+        in_features: size of each input sample, or None to infer it at the first call (lazy).
+        out_features: size of each output sample.
+        bias: learn an additive bias.
+        dtype: parameter dtype (default float32).
+
+    Shape:
+        Input ``(*, in_features)``; output ``(*, out_features)``.
+        ``weight``: ``(out_features, in_features)``; ``bias``: ``(out_features,)``.
+
+    Initialisation is PyTorch's: weight and bias ~ U(−1/√in_features, 1/√in_features).
+
+    Example:
+        >>> import cnnkit
+        >>> layer = cnnkit.nn.Linear(20, 30)
+        >>> layer(cnnkit.randn(128, 20)).shape
+        (128, 30)
+    """
+
+    def __init__(self, in_features: Optional[int], out_features: int, bias: bool = True, dtype: Any = None) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if value is None and name == "in_features":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        self.in_features = None if in_features is None else int(in_features)
+        self.out_features = int(out_features)
+        self._dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_features, self._dtype))
+        else:
+            self.register_parameter("bias", None)
+        if self.in_features is None:
+            self.register_parameter("weight", None)
+        else:
+            self._materialize(self.in_features)
+
+    def _materialize(self, in_features: int) -> None:
+        self.in_features = in_features
+        self.weight = Parameter(np.zeros((self.out_features, in_features), self._dtype))
+        # Keep "weight" before "bias" in the registry, as PyTorch orders them.
+        self._parameters.move_to_end("weight", last=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draw the parameters with PyTorch's default initialisation."""
+        if self.weight is None:
+            return
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight is None:
+            if x.ndim < 1:
+                raise ValueError("Linear (lazy): the input needs at least one dimension")
+            self._materialize(x.shape[-1])
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self._describe()} received input of shape {x.shape}: its last dimension must be "
+                f"{self.in_features} (in_features). If it follows a Flatten after convolutions, the "
+                f"images are not the size the model was built for, or in_features is wrong."
+            )
+        return F.linear(x, self.weight, self.bias)
+
+    def _describe(self) -> str:
+        return f"Linear({self.in_features}→{self.out_features})"
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

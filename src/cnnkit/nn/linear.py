@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from cnnkit import functional as F
+import cnnkit.functional as F
 from cnnkit.nn import init
 from cnnkit.nn.module import Module, Parameter
 from cnnkit.tensor import DEFAULT_DTYPE, Tensor

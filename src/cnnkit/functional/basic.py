@@ -1,9 +1,4 @@
-"""The documented lowercase API, mirroring ``torch.nn.functional`` (and the ``torch.*`` functions).
-
-Every function here is a thin, documented call into one op of :mod:`cnnkit.ops`; gradients
-live only there. The tensor-level functions (``cat``, ``stack``, ``where``, ...) are also
-exported as ``cnnkit.cat`` etc., like ``torch.cat``.
-"""
+"""Tensor-level functions (math, joins, ``where``, ``pad``, ``linear``); also ``cnnkit.cat`` etc."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from cnnkit._dims import normalize_dim
-from cnnkit._tensor_math import as_operand, binary
+from cnnkit._tensor_math import as_operand
 from cnnkit.ops import elementwise as E
 from cnnkit.ops import shape as S
 from cnnkit.tensor import Tensor
@@ -161,7 +156,7 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad (or, with negative widths, crop) the last ``len(pad) // 2`` dimensions.
+    """Pad (or, in constant mode, crop with negative widths) the last ``len(pad) // 2`` dimensions.
 
     ``pad`` lists ``(left, right)`` for the last dimension first, then the one before, as in
     ``torch.nn.functional.pad``: ``pad(x, (1, 1, 2, 2))`` pads width by 1 and height by 2.
@@ -169,17 +164,23 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     Args:
         input: tensor to pad.
         pad: an even-length sequence of integers.
-        mode: only ``"constant"`` is supported by this op.
-        value: fill value.
+        mode: ``"constant"`` (fill with ``value``), ``"reflect"`` (mirror without repeating the
+            edge), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap around).
+        value: fill value of constant mode.
 
     Example:
         >>> import cnnkit
         >>> cnnkit.functional.pad(cnnkit.ones(1, 2), (1, 0)).tolist()
         [[0.0, 1.0, 1.0]]
+        >>> cnnkit.functional.pad(cnnkit.tensor([[1.0, 2.0, 3.0]]), (2, 0), mode="reflect").tolist()
+        [[3.0, 2.0, 1.0, 2.0, 3.0]]
     """
+    from cnnkit.ops.conv import PadMode
+
     x = _tensor(input)
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet; use mode='constant'")
+    modes = ("constant", "reflect", "replicate", "circular")
+    if mode not in modes:
+        raise ValueError(f"pad: mode must be one of {modes}, got {mode!r}")
     widths = [int(p) for p in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise ValueError(
@@ -191,6 +192,16 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     for axis, (lo, hi) in enumerate(pairs):
         if x.shape[axis] + lo + hi < 0:
             raise ValueError(f"pad: widths {(lo, hi)} would leave dim {axis} of size {x.shape[axis]} negative")
+        if mode != "constant" and min(lo, hi) < 0:
+            raise ValueError(f"pad: negative widths only crop in constant mode, got {(lo, hi)} with mode {mode!r}")
+        limit = x.shape[axis] - 1 if mode == "reflect" else x.shape[axis]
+        if mode != "constant" and max(lo, hi) > limit:
+            raise ValueError(
+                f"pad: {mode} padding of {max(lo, hi)} needs dim {axis} to have more than "
+                f"{max(lo, hi) - (mode != 'reflect')} elements, but it has {x.shape[axis]}"
+            )
+    if mode != "constant":
+        return PadMode.apply(x, widths=tuple(pairs), mode=mode)
     return S.Pad.apply(x, widths=tuple(pairs), value=value)
 
 

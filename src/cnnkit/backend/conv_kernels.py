@@ -1,0 +1,143 @@
+"""Convolution kernels on raw arrays: output sizes, padding, im2col and col2im (N-d).
+
+These are the only copies of the sizing formulas and of im2col/col2im; convolution, pooling
+and the sizing calculators all call them. Layout is NCHW (N, C, *spatial) throughout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+_NP_PAD_MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect",
+                 "replicate": "edge", "circular": "wrap"}
+
+
+def conv_output_size(W: int, K: int, P: int = 0, S: int = 1, D: int = 1) -> int:
+    """Output length of a convolution: ``floor((W + 2P − D·(K−1) − 1) / S) + 1``.
+
+    With ``D = 1`` this is the slides' ``(W − K + 2P) / S + 1``. ``P`` may also be a
+    ``(before, after)`` pair for asymmetric padding.
+
+    Example:
+        >>> conv_output_size(32, 5, P=2, S=1)
+        32
+    """
+    total = sum(P) if isinstance(P, (tuple, list)) else 2 * P
+    span = W + total - D * (K - 1) - 1
+    if span < 0:
+        return 0
+    return span // S + 1
+
+
+def pool_output_size(W: int, K: int, S: Optional[int] = None, P: int = 0, ceil_mode: bool = False,
+                     D: int = 1) -> int:
+    """Output length of a pooling window, with PyTorch's ``ceil_mode`` rule.
+
+    In ceil mode the last window may hang over the end, but it must start inside the input or
+    the left padding (otherwise it is dropped), exactly as PyTorch decides.
+
+    Example:
+        >>> pool_output_size(5, 2, 2), pool_output_size(5, 2, 2, ceil_mode=True)
+        (2, 3)
+    """
+    S = K if S is None else S
+    span = W + 2 * P - D * (K - 1) - 1
+    if span < 0:
+        return 0
+    out = (-(-span // S) if ceil_mode else span // S) + 1
+    if ceil_mode and (out - 1) * S >= W + P:
+        out -= 1
+    return out
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple:
+    """TensorFlow's 'same' padding ``(before, after)``: output ``ceil(size / stride)``, extra after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def pad(x: np.ndarray, widths: Sequence[tuple], mode: str = "zeros", value: float = 0.0) -> np.ndarray:
+    """Pad every axis by its ``(before, after)`` pair; modes zeros/reflect/replicate/circular."""
+    if not any(lo or hi for lo, hi in widths):
+        return x
+    np_mode = _NP_PAD_MODES[mode]
+    if np_mode == "constant":
+        return np.pad(x, widths, mode="constant", constant_values=value)
+    return np.pad(x, widths, mode=np_mode)
+
+
+def windows(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+            dilation: Sequence[int]) -> np.ndarray:
+    """A strided view ``(N, C, *out, *kernel)`` of every window of a padded input (no copy)."""
+    nd = len(kernel)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    view = sliding_window_view(xp, extent, axis=tuple(range(2, 2 + nd)))
+    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) + tuple(
+        slice(None, None, d) for d in dilation)
+    return view[index]
+
+
+def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+           groups: int = 1) -> tuple:
+    """Gather windows into a matrix per group: ``(G, N·L, C/G·prod(kernel))``.
+
+    Returns the column matrix and the output spatial shape. Rows run over (n, *out), columns
+    over (c, *kernel), matching a weight reshaped to ``(G, C_out/G, C/G·prod(kernel))``.
+    """
+    n, c = xp.shape[:2]
+    nd = len(kernel)
+    win = windows(xp, kernel, stride, dilation)
+    out_shape = win.shape[2:2 + nd]
+    # (N, C, *out, *k) -> (N, *out, C, *k): one copy, laid out for a row-major GEMM.
+    order = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
+    rows = n * math.prod(out_shape)
+    cols = np.ascontiguousarray(win.transpose(order)).reshape(rows, groups, -1)
+    return cols.transpose(1, 0, 2), out_shape
+
+
+def col2im(dcols: np.ndarray, padded_shape: Sequence[int], kernel: Sequence[int],
+           stride: Sequence[int], dilation: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
+    """Adjoint of :func:`im2col`: scatter-add ``(G, N·L, C/G·prod(kernel))`` into the padded input.
+
+    One vectorised slice-add per kernel offset (prod(kernel) of them), never a loop over pixels.
+    """
+    n, c = padded_shape[:2]
+    nd = len(kernel)
+    # (G, N·L, Cg·k) -> (N, *out, C, *k) -> (N, C, *k, *out) so each offset is a strided block.
+    blocks = dcols.transpose(1, 0, 2).reshape((n, *out_shape, c, *kernel))
+    blocks = blocks.transpose((0, 1 + nd) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(1, 1 + nd)))
+    grad = np.zeros(padded_shape, dtype=dcols.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        target = tuple(
+            slice(o * d, o * d + s * (m - 1) + 1, s)
+            for o, d, s, m in zip(offset, dilation, stride, out_shape)
+        )
+        grad[(slice(None), slice(None)) + target] += blocks[(slice(None), slice(None)) + offset]
+    return grad
+
+
+def unpad(grad: np.ndarray, widths: Sequence[tuple], mode: str = "zeros") -> np.ndarray:
+    """Adjoint of :func:`pad`: fold the gradient of padded cells back onto their sources."""
+    if not any(lo or hi for lo, hi in widths):
+        return grad
+    np_mode = _NP_PAD_MODES[mode]
+    for axis, (lo, hi) in enumerate(widths):
+        if not (lo or hi):
+            continue
+        size = grad.shape[axis] - lo - hi
+        if np_mode == "constant":
+            grad = grad[(slice(None),) * axis + (slice(lo, lo + size),)]
+            continue
+        # Which source cell each padded cell copies, then sum the gradients per source cell.
+        source = np.pad(np.arange(size), (lo, hi), mode=np_mode)
+        moved = np.moveaxis(grad, axis, -1)
+        folded = np.zeros(moved.shape[:-1] + (size,), dtype=grad.dtype)
+        np.add.at(folded, (Ellipsis, source), moved)
+        grad = np.moveaxis(folded, -1, axis)
+    return grad

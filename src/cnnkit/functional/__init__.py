@@ -1,0 +1,31 @@
+"""The documented lowercase API, mirroring ``torch.nn.functional`` (and the ``torch.*`` functions).
+
+Every function is a thin, documented, validating call into ops of :mod:`cnnkit.ops`; gradients
+live only there. It is a package of families (``basic``, ``conv``, ...) so each file stays
+readable; import from here (``import cnnkit.functional as F``), not from the sub-modules.
+"""
+
+from cnnkit.functional.basic import abs as abs
+from cnnkit.functional.basic import cat as cat
+from cnnkit.functional.basic import clamp as clamp
+from cnnkit.functional.basic import clip as clip
+from cnnkit.functional.basic import concatenate as concatenate
+from cnnkit.functional.basic import exp as exp
+from cnnkit.functional.basic import linear as linear
+from cnnkit.functional.basic import log as log
+from cnnkit.functional.basic import matmul as matmul
+from cnnkit.functional.basic import maximum as maximum
+from cnnkit.functional.basic import mean as mean
+from cnnkit.functional.basic import minimum as minimum
+from cnnkit.functional.basic import pad as pad
+from cnnkit.functional.basic import relu as relu
+from cnnkit.functional.basic import sigmoid as sigmoid
+from cnnkit.functional.basic import sqrt as sqrt
+from cnnkit.functional.basic import stack as stack
+from cnnkit.functional.basic import sum as sum
+from cnnkit.functional.basic import tanh as tanh
+from cnnkit.functional.basic import where as where
+from cnnkit.functional.conv import conv1d as conv1d
+from cnnkit.functional.conv import conv2d as conv2d
+from cnnkit.functional.conv import conv3d as conv3d
+from cnnkit.functional.conv import convolve2d as convolve2d

@@ -57,6 +57,9 @@ from cnnkit.functional import stack as stack
 from cnnkit.functional import sum as sum
 from cnnkit.functional import tanh as tanh
 from cnnkit.functional import where as where
+from cnnkit.backend import conv_output_size as conv_output_size
+from cnnkit.backend import pool_output_size as pool_output_size
+from cnnkit.nn import set_strict_shapes as set_strict_shapes
 from cnnkit.random import get_rng_state as get_rng_state
 from cnnkit.random import manual_seed as manual_seed
 from cnnkit.random import set_rng_state as set_rng_state

@@ -1,0 +1,65 @@
+"""Warnings (or errors, in strict mode) when a window does not tile its padded input exactly.
+
+The slides' example: a 7×7 input with a 3×3 filter at stride 3 gives (7 − 3 + 0)/3 + 1 = 2.33,
+so the last column and row are silently ignored. Every conv/pool layer calls :func:`check_fit`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+_strict = {"value": False}
+
+
+def set_strict_shapes(strict: bool) -> None:
+    """Make every layer raise (instead of warn) when (W − K + 2P) is not divisible by S.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.set_strict_shapes(False)
+    """
+    _strict["value"] = bool(strict)
+
+
+def strict_shapes() -> bool:
+    """Whether :func:`set_strict_shapes` turned strict mode on."""
+    return _strict["value"]
+
+
+def _suggest(size: int, extent: int, pad: int, stride: int) -> str:
+    fixes = []
+    for p in range(pad, pad + stride + 1):
+        if (size - extent + 2 * p) % stride == 0:
+            fixes.append(f"padding={p}")
+            break
+    for s in range(stride - 1, 0, -1):
+        if (size - extent + 2 * pad) % s == 0:
+            fixes.append(f"stride={s}")
+            break
+    return " or ".join(fixes)
+
+
+def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
+              dilation: tuple) -> None:
+    """Warn once per layer (or raise in strict mode) about sizes that do not fit exactly.
+
+    ``padding`` holds ``(before, after)`` pairs; asymmetric ('same') padding always fits.
+    """
+    for axis, (n, k, s, (lo, hi), d) in enumerate(zip(spatial, kernel, stride, padding, dilation)):
+        extent = d * (k - 1) + 1
+        remainder = (n - extent + lo + hi) % s
+        if remainder == 0 or lo != hi:
+            continue
+        message = (
+            f"{layer!r}: along spatial dim {axis} the windows do not tile the input: "
+            f"(W − K + 2P) / S + 1 = ({n} − {extent} + 2·{lo}) / {s} + 1 = "
+            f"{(n - extent + 2 * lo) / s + 1:.2f}, so the last {remainder} row(s)/column(s) are "
+            f"ignored. Use {_suggest(n, extent, lo, s)} to fit exactly."
+        )
+        if getattr(layer, "strict", False) or strict_shapes():
+            raise ValueError(message)
+        if not getattr(layer, "_fit_warned", False):
+            object.__setattr__(layer, "_fit_warned", True)
+            warnings.warn(message, UserWarning, stacklevel=4)
+        return

@@ -29,3 +29,12 @@ from cnnkit.functional.conv import conv1d as conv1d
 from cnnkit.functional.conv import conv2d as conv2d
 from cnnkit.functional.conv import conv3d as conv3d
 from cnnkit.functional.conv import convolve2d as convolve2d
+from cnnkit.functional.pooling import avg_pool1d as avg_pool1d
+from cnnkit.functional.pooling import avg_pool2d as avg_pool2d
+from cnnkit.functional.pooling import avg_pool3d as avg_pool3d
+from cnnkit.functional.pooling import lp_pool1d as lp_pool1d
+from cnnkit.functional.pooling import lp_pool2d as lp_pool2d
+from cnnkit.functional.pooling import max_pool1d as max_pool1d
+from cnnkit.functional.pooling import max_pool2d as max_pool2d
+from cnnkit.functional.pooling import max_pool3d as max_pool3d
+from cnnkit.functional.pooling import min_pool2d as min_pool2d

@@ -1,0 +1,111 @@
+"""Window pooling ops (max and sum-based average) over N spatial dims.
+
+Forward visits the prod(kernel) window offsets as strided sub-views of the padded input and
+combines them elementwise (27× faster than reducing a reshaped tiny axis); max pooling keeps the
+winning offset per output so backward is one masked slice-add per offset. Ties and NaN follow
+PyTorch: the first maximum in the window wins, and NaN propagates.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from cnnkit.autograd.function import Function
+from cnnkit.backend import conv_kernels as K
+
+
+def _offset_slices(offset: tuple, dilation: tuple, stride: tuple, out_shape: tuple) -> tuple:
+    """The strided block of the padded input that kernel tap ``offset`` sees, for every output."""
+    return (slice(None), slice(None)) + tuple(
+        slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, stride, out_shape)
+    )
+
+
+def _offsets(kernel: tuple) -> list:
+    return list(itertools.product(*(range(k) for k in kernel)))
+
+
+class MaxPoolNd(Function):
+    """Max over windows. ``padding`` holds ``(before, after)`` pairs (after includes ceil overhang)."""
+
+    def forward(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                out_shape: tuple) -> np.ndarray:
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = K.pad(x, ((0, 0), (0, 0)) + padding, mode="zeros", value=fill)
+        best = winner = None
+        for k, offset in enumerate(_offsets(kernel)):
+            view = xp[_offset_slices(offset, dilation, stride, out_shape)]
+            if best is None:
+                best, winner = view.copy(), np.zeros(view.shape, dtype=np.int32)
+                continue
+            better = (view > best) | (np.isnan(view) & ~np.isnan(best))
+            np.copyto(best, view, where=better)
+            winner[better] = k
+        self.meta = (x.shape, xp.shape, kernel, stride, padding, dilation, out_shape)
+        self.save_for_backward(winner)
+        return best
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        (winner,) = self.saved
+        x_shape, xp_shape, kernel, stride, padding, dilation, out_shape = self.meta
+        grad = np.zeros(xp_shape, dtype=grad_out.dtype)
+        zero = grad_out.dtype.type(0)
+        for k, offset in enumerate(_offsets(kernel)):
+            grad[_offset_slices(offset, dilation, stride, out_shape)] += np.where(winner == k, grad_out, zero)
+        return (K.unpad(grad, ((0, 0), (0, 0)) + padding),)
+
+    def indices(self, in_spatial: tuple) -> np.ndarray:
+        """PyTorch's ``return_indices``: the flat index of each maximum within its channel's plane."""
+        (winner,) = self.saved
+        _, _, kernel, stride, padding, dilation, out_shape = self.meta
+        taps = np.array(_offsets(kernel))[winner]  # (..., nd) offset of the winner
+        flat = np.zeros(winner.shape, dtype=np.int64)
+        for axis, (s, d, (lo, _), n) in enumerate(zip(stride, dilation, padding, in_spatial)):
+            grid = np.arange(out_shape[axis]) * s - lo
+            grid = grid.reshape((-1,) + (1,) * (len(out_shape) - 1 - axis))
+            flat = flat * n + (grid + taps[..., axis] * d)
+        return flat
+
+
+class SumPoolNd(Function):
+    """Sum over windows divided by ``divisor`` (an array broadcast over N and C): average pooling."""
+
+    def forward(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_shape: tuple,
+                divisor: np.ndarray) -> np.ndarray:
+        xp = K.pad(x, ((0, 0), (0, 0)) + padding)
+        dilation = (1,) * len(kernel)
+        total = None
+        for offset in _offsets(kernel):
+            view = xp[_offset_slices(offset, dilation, stride, out_shape)]
+            total = view.copy() if total is None else np.add(total, view, out=total)
+        self.meta = (xp.shape, kernel, stride, padding, out_shape, divisor)
+        return total / divisor.astype(x.dtype, copy=False)
+
+    def backward(self, grad_out: np.ndarray) -> tuple:
+        xp_shape, kernel, stride, padding, out_shape, divisor = self.meta
+        share = grad_out / divisor.astype(grad_out.dtype, copy=False)
+        grad = np.zeros(xp_shape, dtype=grad_out.dtype)
+        dilation = (1,) * len(kernel)
+        for offset in _offsets(kernel):
+            grad[_offset_slices(offset, dilation, stride, out_shape)] += share
+        return (K.unpad(grad, ((0, 0), (0, 0)) + padding),)
+
+
+def window_counts(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple, out_shape: tuple,
+                  count_include_pad: bool) -> np.ndarray:
+    """Per-output divisor of average pooling, as PyTorch counts it.
+
+    With ``count_include_pad`` the padding cells count but the ceil-mode overhang past the
+    padding does not; without it only real input cells count.
+    """
+    ones = np.ones((1, 1) + tuple(spatial))
+    sym = tuple((lo, lo) for lo, _ in padding)  # the declared (symmetric) padding
+    mask = K.pad(ones, ((0, 0), (0, 0)) + sym, value=1.0 if count_include_pad else 0.0)
+    extra = tuple((0, hi - lo) for lo, hi in padding)
+    mask = K.pad(mask, ((0, 0), (0, 0)) + extra, value=0.0)
+    total = np.zeros((1, 1) + tuple(out_shape))
+    for offset in _offsets(kernel):
+        total += mask[_offset_slices(offset, (1,) * len(kernel), stride, out_shape)]
+    return total

@@ -142,3 +142,11 @@ def test_detect_anomaly_as_decorator():
         step(cnnkit.tensor([0.0]))
     assert not is_anomaly_enabled()
     assert step(cnnkit.tensor([1.0])).tolist() == [0.0]
+
+
+def test_functional_op_location_is_user_line():
+    x = cnnkit.tensor([-1.0])
+    with pytest.raises(cnnkit.AnomalyError, match=r"'Log'.*cnnkit\.log\(x\) \+ 1  # via functional") as info:
+        with cnnkit.detect_anomaly():
+            cnnkit.log(x) + 1  # via functional
+    assert THIS_FILE in str(info.value)

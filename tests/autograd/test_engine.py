@@ -379,3 +379,16 @@ def test_function_base_methods_unimplemented():
 
     with pytest.raises(NotImplementedError, match=r"Empty must implement forward"):
         Empty.apply(leaf([1.0]))
+
+
+# --------------------------------------------------------------------- in-place after recording
+@pytest.mark.xfail(strict=True, reason="BUG: no version counter: modifying a saved tensor in place after it "
+                                       "was recorded (c.mul_(10) on a constant, or x.add_(1) under no_grad) "
+                                       "silently gives a wrong gradient instead of raising like PyTorch")
+def test_inplace_modification_of_saved_tensor_is_detected():
+    x = cnnkit.tensor([1.0, 2.0], requires_grad=True)
+    c = cnnkit.tensor([3.0, 4.0])
+    y = (x * c).sum()
+    c.mul_(10)
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation|in place"):
+        y.backward()

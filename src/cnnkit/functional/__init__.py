@@ -38,3 +38,14 @@ from cnnkit.functional.pooling import max_pool1d as max_pool1d
 from cnnkit.functional.pooling import max_pool2d as max_pool2d
 from cnnkit.functional.pooling import max_pool3d as max_pool3d
 from cnnkit.functional.pooling import min_pool2d as min_pool2d
+from cnnkit.functional.pooling import adaptive_avg_pool1d as adaptive_avg_pool1d
+from cnnkit.functional.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
+from cnnkit.functional.pooling import adaptive_avg_pool3d as adaptive_avg_pool3d
+from cnnkit.functional.pooling import adaptive_max_pool1d as adaptive_max_pool1d
+from cnnkit.functional.pooling import adaptive_max_pool2d as adaptive_max_pool2d
+from cnnkit.functional.pooling import adaptive_max_pool3d as adaptive_max_pool3d
+from cnnkit.functional.pooling import channel_pool as channel_pool
+from cnnkit.functional.pooling import lp_pool3d as lp_pool3d
+from cnnkit.functional.pooling import maxout as maxout
+from cnnkit.functional.pooling import min_pool1d as min_pool1d
+from cnnkit.functional.pooling import min_pool3d as min_pool3d

@@ -198,3 +198,131 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = N
               ceil_mode: bool = False) -> Tensor:
     """1-D power-average pooling; see :func:`lp_pool2d`."""
     return lp_pool_nd(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def min_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False) -> Tensor:
+    """1-D min pooling; see :func:`min_pool2d`."""
+    return min_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def min_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False) -> Tensor:
+    """3-D min pooling; see :func:`min_pool2d`."""
+    return min_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """3-D power-average pooling; see :func:`lp_pool2d`."""
+    return lp_pool_nd(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def adaptive_pool_nd(nd: int, input: Any, output_size: Any, mode: str, what: str) -> Tensor:
+    """Pool to a fixed output size with PyTorch's windows: ``[floor(i·In/Out), ceil((i+1)·In/Out))``.
+
+    When every input size is a multiple of its output size this is plain pooling with kernel =
+    stride = In/Out (fast path); otherwise it pools one axis at a time (windows are rectangles,
+    so the mean of means and the max of maxes are exact).
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x.unsqueeze(0)
+    if x.ndim != nd + 2:
+        raise ValueError(f"{what}: expected a {nd + 2}-D input (N, C, *spatial) or {nd + 1}-D unbatched, "
+                         f"got shape {x.shape}")
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
+    if len(sizes) != nd:
+        raise ValueError(f"{what}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+    spatial = x.shape[2:]
+    target = tuple(n if o is None else int(o) for o, n in zip(sizes, spatial))
+    if any(o <= 0 for o in target):
+        raise ValueError(f"{what}: output sizes must be positive, got {output_size!r}")
+    if all(n % o == 0 for n, o in zip(spatial, target)):
+        kernel = tuple(n // o for n, o in zip(spatial, target))
+        if mode == "max":
+            out = max_pool_nd(nd, x, kernel, kernel, what=what)
+        else:
+            out = avg_pool_nd(nd, x, kernel, kernel, what=what)
+        return _finish(out, unbatched)
+    from cnnkit.functional.basic import stack
+
+    out = x
+    for axis, (n, o) in enumerate(zip(spatial, target), start=2):
+        pieces = []
+        for i in range(o):
+            start, end = (i * n) // o, -(-((i + 1) * n) // o)
+            block = out[(slice(None),) * axis + (slice(start, end),)]
+            pieces.append(block.max(dim=axis) if mode == "max" else block.mean(dim=axis))
+        out = stack(pieces, dim=axis)
+    return _finish(out, unbatched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed length ``output_size``."""
+    return adaptive_pool_nd(1, input, output_size, "avg", "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed ``(H_out, W_out)`` whatever the input size (None keeps a size).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.adaptive_avg_pool2d(cnnkit.ones(2, 3, 7, 9), (2, 4)).shape
+        (2, 3, 2, 4)
+    """
+    return adaptive_pool_nd(2, input, output_size, "avg", "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed ``(D_out, H_out, W_out)``."""
+    return adaptive_pool_nd(3, input, output_size, "avg", "adaptive_avg_pool3d")
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Max pooling to a fixed length ``output_size``."""
+    return adaptive_pool_nd(1, input, output_size, "max", "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Max pooling to a fixed ``(H_out, W_out)`` (values only; ties share the gradient)."""
+    return adaptive_pool_nd(2, input, output_size, "max", "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Max pooling to a fixed ``(D_out, H_out, W_out)``."""
+    return adaptive_pool_nd(3, input, output_size, "max", "adaptive_max_pool3d")
+
+
+def channel_pool(input: Tensor, kernel_size: int, mode: str = "max") -> Tensor:
+    """Pool across channels in consecutive groups of ``kernel_size`` (the slides' pooling between filters).
+
+    ``mode``: ``'max'`` (maxout), ``'avg'``, or ``'l2'`` (the slides' L2 pooling over features,
+    ``√Σ x²`` over each group). Input ``(N, C, *spatial)`` → ``(N, C / kernel_size, *spatial)``.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.tensor([[3.0, 4.0, 1.0, -2.0]])
+        >>> cnnkit.functional.channel_pool(x, 2, "l2").tolist()
+        [[5.0, 2.2360680103302]]
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if mode not in ("max", "avg", "l2"):
+        raise ValueError(f"channel_pool: mode must be 'max', 'avg' or 'l2', got {mode!r}")
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size <= 0:
+        raise ValueError(f"channel_pool: kernel_size must be a positive integer, got {kernel_size!r}")
+    if x.ndim < 2 or x.shape[1] % kernel_size:
+        raise ValueError(f"channel_pool: the channel dimension (dim 1) of input {x.shape} must be divisible "
+                         f"by kernel_size={kernel_size}")
+    grouped = x.reshape(x.shape[0], x.shape[1] // kernel_size, kernel_size, *x.shape[2:])
+    if mode == "max":
+        return grouped.max(dim=2)
+    if mode == "avg":
+        return grouped.mean(dim=2)
+    return (grouped * grouped).sum(dim=2).sqrt()
+
+
+def maxout(input: Tensor, pieces: int) -> Tensor:
+    """Maxout: the maximum over each group of ``pieces`` consecutive channels (Goodfellow et al.)."""
+    return channel_pool(input, pieces, "max")

@@ -89,8 +89,6 @@ def test_data_readable_and_assignable():
     assert x.requires_grad
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: assigning an integer array to .data of a requires-grad "
-                                       "tensor is accepted, leaving an int64 tensor with requires_grad=True")
 def test_data_assignment_keeps_float_only_grad_invariant():
     x = cnnkit.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises((TypeError, RuntimeError), match=r"floating"):
@@ -274,8 +272,6 @@ def test_integer_division_gives_float32():
     assert (i + j).dtype == np.int64
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: int64 tensor times a Python float gives float64 "
-                                       "(PyTorch and the docstring's rules give float32)")
 def test_integer_tensor_times_python_float_is_float32():
     i = cnnkit.tensor(np.array([1, 2]))
     assert (i * 2.5).dtype == np.float32

@@ -51,7 +51,12 @@ def binary(op: type, a: "Tensor", b: "Tensor") -> "Tensor":
                 "be broadcast together: compared from the last dimension, each pair of sizes must "
                 "be equal or one of them 1. Reshape or unsqueeze one operand."
             ) from None
-    if op is E.Div and a.dtype.kind in "biu" and b.dtype.kind in "biu":
+    ints_a, ints_b = a.dtype.kind in "biu", b.dtype.kind in "biu"
+    if ints_a and not ints_b:
+        a = a.to(b.dtype)  # PyTorch's rule: integer with float gives the float's dtype
+    elif ints_b and not ints_a:
+        b = b.to(a.dtype)
+    elif op is E.Div and ints_a and ints_b:
         a, b = a.to(_FLOAT32), b.to(_FLOAT32)
     return op.apply(a, b)
 

@@ -96,6 +96,7 @@ class Tensor(TensorMath, TensorShape):
         self._data = to_array(data, dtype)
         self.grad: Optional[Tensor] = None
         self.creator: Optional[Function] = None
+        self._version = 0  # bumped by in-place methods; the engine checks it (see Function.apply)
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -105,6 +106,7 @@ class Tensor(TensorMath, TensorShape):
         out._data = data if isinstance(data, np.ndarray) else np.asarray(data)
         out.grad = None
         out.creator = creator
+        out._version = 0
         out._requires_grad = creator is not None
         return out
 
@@ -116,7 +118,13 @@ class Tensor(TensorMath, TensorShape):
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = to_array(value)
+        array = to_array(value)
+        if self._requires_grad and array.dtype.kind not in "fc":
+            raise TypeError(
+                f"cannot assign a {array.dtype} array to .data of a tensor that requires grad: "
+                "only floating-point tensors can require grad. Convert the array to a float dtype."
+            )
+        self._data = array
 
     @property
     def requires_grad(self) -> bool:
@@ -221,6 +229,11 @@ class Tensor(TensorMath, TensorShape):
             )
         return bool(self._data.item())
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set :attr:`requires_grad` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
     def detach(self) -> "Tensor":
         """A tensor sharing the data but cut from the graph (no grad)."""
         return Tensor._from_op(self._data, None)
@@ -250,6 +263,7 @@ class Tensor(TensorMath, TensorShape):
                 "enabled (the graph may still need its values). Wrap the update in "
                 "`with cnnkit.no_grad():` or work on .data."
             )
+        self._version += 1
 
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")

@@ -382,13 +382,28 @@ def test_function_base_methods_unimplemented():
 
 
 # --------------------------------------------------------------------- in-place after recording
-@pytest.mark.xfail(strict=True, reason="BUG: no version counter: modifying a saved tensor in place after it "
-                                       "was recorded (c.mul_(10) on a constant, or x.add_(1) under no_grad) "
-                                       "silently gives a wrong gradient instead of raising like PyTorch")
 def test_inplace_modification_of_saved_tensor_is_detected():
     x = cnnkit.tensor([1.0, 2.0], requires_grad=True)
     c = cnnkit.tensor([3.0, 4.0])
     y = (x * c).sum()
     c.mul_(10)
-    with pytest.raises(RuntimeError, match=r"modified by an inplace operation|in place"):
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: input 1 of Mul"):
         y.backward()
+
+
+def test_inplace_update_of_a_leaf_under_no_grad_before_backward_is_detected():
+    x = cnnkit.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with cnnkit.no_grad():
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"input 0 of Mul .* is at version 1"):
+        y.backward()
+
+
+def test_inplace_update_after_backward_is_fine():
+    x = cnnkit.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    with cnnkit.no_grad():
+        x.sub_(x.grad, alpha=0.1)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0 + 1.6, 4.0 + 3.2], rtol=1e-6)

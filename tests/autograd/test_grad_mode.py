@@ -177,3 +177,23 @@ def test_flag_is_process_wide():
         t.start()
         t.join()
     assert seen == [False]  # documented: process-wide, not thread-local
+
+
+def test_set_grad_enabled_called_as_a_function_switches_the_mode():
+    try:
+        cnnkit.set_grad_enabled(False)
+        assert not cnnkit.is_grad_enabled()
+        cnnkit.set_grad_enabled(True)
+        assert cnnkit.is_grad_enabled()
+    finally:
+        cnnkit.set_grad_enabled(True)
+
+
+def test_set_grad_enabled_as_decorator_does_not_leak_at_decoration_time():
+    @cnnkit.set_grad_enabled(False)
+    def f():
+        return cnnkit.is_grad_enabled()
+
+    assert cnnkit.is_grad_enabled()
+    assert f() is False
+    assert cnnkit.is_grad_enabled()

@@ -126,6 +126,14 @@ def _run_node(fn: Function, grads: dict[int, np.ndarray], retain_graph: bool) ->
             "were freed by the first backward. Pass retain_graph=True to the first backward if you "
             "need to backward twice, or recompute the forward pass."
         )
+    for index, (t, version) in enumerate(zip(fn.inputs, fn.input_versions)):
+        if t._version != version:
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation was modified by an in-place "
+                f"operation: input {index} of {fn.name} (shape {t.shape}) is at version {t._version}, "
+                f"it was at version {version} when {fn.name} used it. Make the change on a copy "
+                "(.clone()) or do it after backward."
+            )
     if fn.retained_output is not None and fn.retained_output() is not None:
         _accumulate(fn.retained_output(), grad_out)
     input_grads = fn.backward(grad_out)

@@ -84,6 +84,7 @@ class Function:
         self.freed = False
         self.created_at: Optional[str] = None
         self.retained_output: Any = None  # weakref to the output tensor after retain_grad()
+        self.input_versions: tuple = ()  # inputs' in-place versions when the node was recorded
 
     @property
     def name(self) -> str:
@@ -124,6 +125,7 @@ class Function:
             check_finite(np.asarray(out), fn, "its forward output")
         if record:
             fn.inputs = inputs
+            fn.input_versions = tuple(t._version for t in inputs)
             return _make_tensor(out, fn)
         fn.saved = ()
         return _make_tensor(out, None)

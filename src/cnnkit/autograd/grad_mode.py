@@ -75,6 +75,22 @@ class set_grad_enabled(_FlagContext):
 
     def __init__(self, mode: bool) -> None:
         super().__init__(bool(mode))
+        if type(self) is set_grad_enabled:
+            # As in PyTorch, ``cnnkit.set_grad_enabled(False)`` alone switches the mode at once;
+            # used with ``with`` or as a decorator, the previous mode comes back afterwards.
+            self._construct_prev = _state[self._key]
+            _state[self._key] = self._value
+
+    def __enter__(self) -> "_FlagContext":
+        if "_construct_prev" in self.__dict__:
+            self._previous.append(self.__dict__.pop("_construct_prev"))
+            return self
+        return super().__enter__()
+
+    def __call__(self, func: F) -> F:
+        if "_construct_prev" in self.__dict__:
+            _state[self._key] = self.__dict__.pop("_construct_prev")
+        return super().__call__(func)
 
 
 class no_grad(set_grad_enabled):

@@ -115,7 +115,8 @@ def gradcheck(
             data = np.asarray(value)
             wants = data.dtype.kind == "f"
             data = data.astype(np.float64) if wants else data
-        t = Tensor(np.array(data, copy=True), requires_grad=wants)
+        # C order: the elementwise loop edits the input through a flat view, never a copy.
+        t = Tensor(np.array(data, copy=True, order="C"), requires_grad=wants)
         args.append(t)
         if wants:
             checked.append((f"input {i}", t))
@@ -124,7 +125,7 @@ def gradcheck(
     saved = [(p, p.data, p.grad) for _, p in params]
     try:
         for name, p in params:
-            p.data = p.data.astype(np.float64)
+            p.data = np.array(p.data, dtype=np.float64, order="C")
             p.grad = None
             if p.requires_grad:
                 checked.append((f"parameter '{name}'", p))

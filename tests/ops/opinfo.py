@@ -135,15 +135,15 @@ def to_torch_index(index: Any) -> Any:
 
 # ---------------------------------------------------------------------------- value helpers
 def _uniform(rng: np.random.Generator, shape: tuple, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
-    return rng.uniform(lo, hi, size=shape)
+    return np.asarray(rng.uniform(lo, hi, size=shape), dtype=np.float64)
 
 
 def _positive(rng: np.random.Generator, shape: tuple, lo: float = 0.5, hi: float = 2.5) -> np.ndarray:
-    return rng.uniform(lo, hi, size=shape)
+    return np.asarray(rng.uniform(lo, hi, size=shape), dtype=np.float64)
 
 
 def _nonzero(rng: np.random.Generator, shape: tuple, lo: float = 0.5, hi: float = 2.0) -> np.ndarray:
-    return rng.uniform(lo, hi, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return np.asarray(rng.uniform(lo, hi, size=shape) * rng.choice([-1.0, 1.0], size=shape), dtype=np.float64)
 
 
 def _away(rng: np.random.Generator, shape: tuple, points: Iterable[float] = (0.0,), margin: float = 0.05,
@@ -157,7 +157,7 @@ def _away(rng: np.random.Generator, shape: tuple, points: Iterable[float] = (0.0
             bad |= np.abs(x - p) < margin
         if not bad.any():
             return x
-        x = np.where(bad, rng.uniform(lo, hi, size=shape), x)
+        x = np.asarray(np.where(bad, rng.uniform(lo, hi, size=shape), x), dtype=np.float64)
     raise RuntimeError("could not draw values away from the kinks")
 
 
@@ -170,7 +170,7 @@ def _distinct(rng: np.random.Generator, shape: tuple, spacing: float = 0.25) -> 
 
 def _dyadic(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     """Multiples of 1/64 in [-2, 2]: exact in float32, and so is ``x +- 2**-10``."""
-    return rng.integers(-128, 129, size=shape) / 64.0
+    return np.asarray(rng.integers(-128, 129, size=shape) / 64.0, dtype=np.float64)
 
 
 def _pair_apart(rng: np.random.Generator, make_a: Callable, make_b: Callable, margin: float = 0.05) -> tuple:
@@ -816,6 +816,19 @@ def _torch_dtype(dtype: Any) -> Any:
     return {F32: torch.float32, F64: torch.float64}[np.dtype(dtype)]
 
 
+def _torch_binary_extremum(name: str) -> Callable:
+    """``torch.maximum``/``minimum`` take only tensors: wrap a Python number like ``a``."""
+
+    def f(a: Any, b: Any) -> Any:
+        import torch
+
+        if not isinstance(b, torch.Tensor):
+            b = torch.tensor(b, dtype=a.dtype)
+        return getattr(torch, name)(a, b)
+
+    return f
+
+
 def _tfn(name: str) -> Callable:
     """``torch.<name>`` looked up lazily (torch may be absent)."""
 
@@ -899,11 +912,11 @@ op_db: list[OpInfo] = [
     OpInfo("relu", lambda x: x.relu(), lambda x: np.maximum(np.asarray(x, np.float64), 0.0), _tfn("relu"),
            _typed(_unary_gen(lambda rng, s: _away(rng, s, (0.0,)))), domain=_nonzero_domain,
            aliases={"cnnkit.relu": lambda x: cnnkit.relu(x), "F.relu": lambda x: F.relu(x)}),
-    OpInfo("maximum", lambda a, b: a.maximum(b), _ref_extremum_binary(np.maximum), _tfn("maximum"),
+    OpInfo("maximum", lambda a, b: a.maximum(b), _ref_extremum_binary(np.maximum), _torch_binary_extremum("maximum"),
            _typed(_extremum_gen), domain=_operands_apart,
            aliases={"cnnkit.maximum": lambda a, b: cnnkit.maximum(a, b),
                     "max_tensor": lambda a, b: a.max(b if isinstance(b, cnnkit.Tensor) else cnnkit.tensor(b, dtype=a.dtype))}),
-    OpInfo("minimum", lambda a, b: a.minimum(b), _ref_extremum_binary(np.minimum), _tfn("minimum"),
+    OpInfo("minimum", lambda a, b: a.minimum(b), _ref_extremum_binary(np.minimum), _torch_binary_extremum("minimum"),
            _typed(_extremum_gen), domain=_operands_apart,
            aliases={"cnnkit.minimum": lambda a, b: cnnkit.minimum(a, b),
                     "min_tensor": lambda a, b: a.min(b if isinstance(b, cnnkit.Tensor) else cnnkit.tensor(b, dtype=a.dtype))}),

@@ -65,3 +65,10 @@ from cnnkit.functional.activation import silu as silu
 from cnnkit.functional.activation import softmax as softmax
 from cnnkit.functional.activation import softplus as softplus
 from cnnkit.functional.activation import srelu as srelu
+from cnnkit.functional.loss import binary_cross_entropy as binary_cross_entropy
+from cnnkit.functional.loss import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from cnnkit.functional.loss import cross_entropy as cross_entropy
+from cnnkit.functional.loss import huber_loss as huber_loss
+from cnnkit.functional.loss import l1_loss as l1_loss
+from cnnkit.functional.loss import mse_loss as mse_loss
+from cnnkit.functional.loss import nll_loss as nll_loss

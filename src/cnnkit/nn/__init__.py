@@ -59,3 +59,10 @@ from cnnkit.nn.activation import Softmax as Softmax
 from cnnkit.nn.activation import Softplus as Softplus
 from cnnkit.nn.activation import SReLU as SReLU
 from cnnkit.nn.activation import Tanh as Tanh
+from cnnkit.nn.loss import BCELoss as BCELoss
+from cnnkit.nn.loss import BCEWithLogitsLoss as BCEWithLogitsLoss
+from cnnkit.nn.loss import CrossEntropyLoss as CrossEntropyLoss
+from cnnkit.nn.loss import HuberLoss as HuberLoss
+from cnnkit.nn.loss import L1Loss as L1Loss
+from cnnkit.nn.loss import MSELoss as MSELoss
+from cnnkit.nn.loss import NLLLoss as NLLLoss

@@ -72,3 +72,9 @@ from cnnkit.functional.loss import huber_loss as huber_loss
 from cnnkit.functional.loss import l1_loss as l1_loss
 from cnnkit.functional.loss import mse_loss as mse_loss
 from cnnkit.functional.loss import nll_loss as nll_loss
+from cnnkit.functional.norm import batch_norm as batch_norm
+from cnnkit.functional.norm import dropout as dropout
+from cnnkit.functional.norm import dropout2d as dropout2d
+from cnnkit.functional.norm import dropout_channels as dropout_channels
+from cnnkit.functional.norm import group_norm as group_norm
+from cnnkit.functional.norm import layer_norm as layer_norm

@@ -66,3 +66,12 @@ from cnnkit.nn.loss import HuberLoss as HuberLoss
 from cnnkit.nn.loss import L1Loss as L1Loss
 from cnnkit.nn.loss import MSELoss as MSELoss
 from cnnkit.nn.loss import NLLLoss as NLLLoss
+from cnnkit.nn.normalization import BatchNorm1d as BatchNorm1d
+from cnnkit.nn.normalization import BatchNorm2d as BatchNorm2d
+from cnnkit.nn.normalization import BatchNorm3d as BatchNorm3d
+from cnnkit.nn.normalization import GroupNorm as GroupNorm
+from cnnkit.nn.normalization import LayerNorm as LayerNorm
+from cnnkit.nn.dropout import Dropout as Dropout
+from cnnkit.nn.dropout import Dropout1d as Dropout1d
+from cnnkit.nn.dropout import Dropout2d as Dropout2d
+from cnnkit.nn.dropout import Dropout3d as Dropout3d

@@ -1,0 +1,143 @@
+"""Normalisation and dropout functions (PyTorch's ``batch_norm``, ``layer_norm``, ``group_norm``, ``dropout``)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from cnnkit import random as _random
+from cnnkit.autograd.grad_mode import no_grad
+from cnnkit.ops.norm import MaskScale, Normalize
+from cnnkit.tensor import Tensor
+
+
+def _t(x: Any) -> Optional[Tensor]:
+    return x if isinstance(x, Tensor) or x is None else Tensor(x)
+
+
+def _affine(weight: Optional[Tensor], bias: Optional[Tensor], shape: tuple, x: Tensor) -> tuple:
+    """Reshape weight/bias to ``shape`` so they broadcast; missing ones become identity constants."""
+    if weight is None and bias is None:
+        return ()
+    w = weight.reshape(shape) if weight is not None else Tensor(np.ones(shape, x.dtype))
+    b = bias.reshape(shape) if bias is not None else Tensor(np.zeros(shape, x.dtype))
+    return (w, b)
+
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
+               momentum: Optional[float] = 0.1, eps: float = 1e-5,
+               num_batches_tracked: Optional[Tensor] = None) -> Tensor:
+    """Batch normalisation over every dim except 1 (the channels), as PyTorch.
+
+    In training (or without running statistics) it uses the batch mean and *biased* variance, and
+    updates the running estimates in place with the *unbiased* variance:
+    ``running = (1 − momentum)·running + momentum·batch`` (``momentum=None``: cumulative average
+    over ``num_batches_tracked``). In evaluation it uses the running statistics.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.tensor([[1.0], [3.0]])
+        >>> cnnkit.functional.batch_norm(x, None, None, training=True).tolist()
+        [[-0.9999950528144836], [0.9999950528144836]]
+    """
+    x = _t(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
+    channels = x.shape[1]
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    affine = _affine(_t(weight), _t(bias), shape, x)
+    axes = (0,) + tuple(range(2, x.ndim))
+    use_batch = training or running_mean is None or running_var is None
+    if not use_batch:
+        scale = (running_var.data.reshape(shape) + eps) ** -0.5
+        centred = x - Tensor(running_mean.data.reshape(shape).astype(x.dtype, copy=False))
+        normed = centred * Tensor(scale.astype(x.dtype, copy=False))
+        return normed * affine[0] + affine[1] if affine else normed
+    count = x.size // channels
+    if count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape "
+                         f"{x.shape}. Use a batch of at least 2 (or call .eval() for single-sample inference).")
+    stats: list = []
+    out = Normalize.apply(x, *affine, axes=axes, eps=eps, stats=stats)
+    if training and running_mean is not None and running_var is not None:
+        mean, var = stats[0].reshape(-1), stats[1].reshape(-1) * (count / (count - 1))
+        with no_grad():
+            if num_batches_tracked is not None:
+                num_batches_tracked.data = num_batches_tracked.data + 1
+            factor = (1.0 / float(num_batches_tracked.item())) if momentum is None and num_batches_tracked is not None \
+                else (0.1 if momentum is None else momentum)
+            running_mean.data = ((1 - factor) * running_mean.data + factor * mean).astype(running_mean.dtype)
+            running_var.data = ((1 - factor) * running_var.data + factor * var).astype(running_var.dtype)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dims of each sample (biased variance)."""
+    x = _t(input)
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (int(normalized_shape),)
+    if x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: the input's trailing dims {x.shape[max(x.ndim - len(shape), 0):]} must equal "
+                         f"normalized_shape {shape} (input shape {x.shape})")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    return Normalize.apply(x, *_affine(_t(weight), _t(bias), shape, x), axes=axes, eps=eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over groups of channels (and all spatial positions)."""
+    x = _t(input)
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: the channel count (dim 1 of {x.shape}) must be divisible by num_groups={num_groups}")
+    n, c = x.shape[:2]
+    grouped = x.reshape(n, num_groups, -1)
+    normed = Normalize.apply(grouped, axes=(2,), eps=eps).reshape(x.shape)
+    affine = _affine(_t(weight), _t(bias), (1, c) + (1,) * (x.ndim - 2), x)
+    return normed * affine[0] + affine[1] if affine else normed
+
+
+def _check_p(p: float, what: str) -> None:
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{what}: dropout probability p must be in [0, 1], got {p!r}")
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1 − p).
+
+    Identity when ``training`` is False. Draws from cnnkit's seeded generator unless given one.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.dropout(cnnkit.ones(3), 0.5, training=False).tolist()
+        [1.0, 1.0, 1.0]
+    """
+    _check_p(p, "dropout")
+    x = _t(input)
+    if not training or p == 0:
+        return x
+    keep = _random.resolve(generator).random(x.shape) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return MaskScale.apply(x, mask=(keep * scale).astype(x.dtype))
+
+
+def dropout_channels(input: Tensor, p: float = 0.5, training: bool = True,
+                     generator: Optional[np.random.Generator] = None, what: str = "dropout2d") -> Tensor:
+    """Channel dropout (``dropout1d/2d/3d``): zero whole feature maps, one draw per (sample, channel)."""
+    _check_p(p, what)
+    x = _t(input)
+    if x.ndim < 2:
+        raise ValueError(f"{what}: expected an input of shape (N, C, *spatial), got {x.shape}")
+    if not training or p == 0:
+        return x
+    keep = _random.resolve(generator).random(x.shape[:2] + (1,) * (x.ndim - 2)) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return MaskScale.apply(x, mask=(keep * scale).astype(x.dtype))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Zero entire channels of ``(N, C, H, W)`` with probability ``p`` (scaled by 1/(1 − p))."""
+    return dropout_channels(input, p, training, generator, "dropout2d")

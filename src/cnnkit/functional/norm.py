@@ -39,8 +39,9 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     Example:
         >>> import cnnkit
         >>> x = cnnkit.tensor([[1.0], [3.0]])
-        >>> cnnkit.functional.batch_norm(x, None, None, training=True).tolist()
-        [[-0.9999950528144836], [0.9999950528144836]]
+        >>> y = cnnkit.functional.batch_norm(x, None, None, training=True)
+        >>> [round(v, 4) for v in y.reshape(-1).tolist()]
+        [-1.0, 1.0]
     """
     x = _t(input)
     if x.ndim < 2:

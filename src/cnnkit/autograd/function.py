@@ -45,6 +45,14 @@ def user_code_location() -> str:
     return f"{filename}:{lineno} in {frame.f_code.co_name}" + (f": {source}" if source else "")
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn`` (called by our caller) point at user code."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_finite(array: np.ndarray, fn: "Function", what: str) -> None:
     """Raise :class:`AnomalyError` when ``array`` holds NaN or Inf (used by detect_anomaly)."""
     if array.dtype.kind not in "fc" or np.isfinite(array).all():

@@ -6,10 +6,13 @@ so the last column and row are silently ignored. Every conv/pool layer calls :fu
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
-_strict = {"value": False}
+from cnnkit.autograd.function import user_stacklevel
+
+_strict = {"value": False, "probing": False}
 
 
 def set_strict_shapes(strict: bool) -> None:
@@ -25,6 +28,17 @@ def set_strict_shapes(strict: bool) -> None:
 def strict_shapes() -> bool:
     """Whether :func:`set_strict_shapes` turned strict mode on."""
     return _strict["value"]
+
+
+@contextlib.contextmanager
+def probing() -> Iterator[None]:
+    """Skip fit checks while cnnkit itself runs trial forwards (e.g. to explain an error)."""
+    previous = _strict["probing"]
+    _strict["probing"] = True
+    try:
+        yield
+    finally:
+        _strict["probing"] = previous
 
 
 def _suggest(size: int, extent: int, pad: int, stride: int) -> str:
@@ -46,6 +60,8 @@ def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding:
 
     ``padding`` holds ``(before, after)`` pairs; asymmetric ('same') padding always fits.
     """
+    if _strict["probing"]:
+        return
     for axis, (n, k, s, (lo, hi), d) in enumerate(zip(spatial, kernel, stride, padding, dilation)):
         extent = d * (k - 1) + 1
         remainder = (n - extent + lo + hi) % s
@@ -61,5 +77,5 @@ def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding:
             raise ValueError(message)
         if not getattr(layer, "_fit_warned", False):
             object.__setattr__(layer, "_fit_warned", True)
-            warnings.warn(message, UserWarning, stacklevel=4)
+            warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
         return

@@ -73,8 +73,20 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
+        modules = list(self._modules.values())
+        trace: list = []
+        for index, module in enumerate(modules):
+            trace.append(getattr(x, "shape", ()))
+            try:
+                x = module(x)
+            except ValueError as error:
+                if getattr(error, "_cnnkit_explained", False):
+                    raise
+                from cnnkit.nn._diagnose import explain
+
+                explained = ValueError(explain(modules, index, trace, error))
+                explained._cnnkit_explained = True  # type: ignore[attr-defined]
+                raise explained from error
         return x
 
 

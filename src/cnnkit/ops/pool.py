@@ -1,9 +1,9 @@
 """Window pooling ops (max and sum-based average) over N spatial dims.
 
 Forward visits the prod(kernel) window offsets as strided sub-views of the padded input and
-combines them elementwise (27× faster than reducing a reshaped tiny axis); max pooling keeps the
-winning offset per output so backward is one masked slice-add per offset. Ties and NaN follow
-PyTorch: the first maximum in the window wins, and NaN propagates.
+combines them elementwise (27× faster than reducing a reshaped tiny axis); backward is one
+masked slice-add per offset. Ties and NaN follow PyTorch: the first maximum in the window wins,
+and NaN propagates.
 """
 
 from __future__ import annotations
@@ -28,38 +28,55 @@ def _offsets(kernel: tuple) -> list:
 
 
 class MaxPoolNd(Function):
-    """Max over windows. ``padding`` holds ``(before, after)`` pairs (after includes ceil overhang)."""
+    """Max over windows. ``padding`` holds ``(before, after)`` pairs (after includes ceil overhang).
+
+    Forward is a running ``np.maximum`` over the window offsets; backward finds each window's
+    winner again as the first offset equal to the maximum (PyTorch's tie rule; a NaN wins as in
+    PyTorch), so forward stores nothing but the padded input and output.
+    """
 
     def forward(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                 out_shape: tuple) -> np.ndarray:
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = K.pad(x, ((0, 0), (0, 0)) + padding, mode="zeros", value=fill)
-        best = winner = None
-        for k, offset in enumerate(_offsets(kernel)):
-            view = xp[_offset_slices(offset, dilation, stride, out_shape)]
-            if best is None:
-                best, winner = view.copy(), np.zeros(view.shape, dtype=np.int32)
-                continue
-            better = (view > best) | (np.isnan(view) & ~np.isnan(best))
-            np.copyto(best, view, where=better)
-            winner[better] = k
+        offsets = _offsets(kernel)
+        best = xp[_offset_slices(offsets[0], dilation, stride, out_shape)].copy()
+        for offset in offsets[1:]:
+            np.maximum(best, xp[_offset_slices(offset, dilation, stride, out_shape)], out=best)
         self.meta = (x.shape, xp.shape, kernel, stride, padding, dilation, out_shape)
-        self.save_for_backward(winner)
+        self.save_for_backward(xp, best)
         return best
 
+    def _winners(self):
+        """Yield ``(offset index, slices, mask)``: where each offset is its window's first maximum."""
+        xp, best = self.saved
+        _, _, kernel, stride, _, dilation, out_shape = self.meta
+        has_nan = xp.dtype.kind == "f" and bool(np.isnan(best).any())
+        claimed = np.zeros(best.shape, dtype=bool)
+        for k, offset in enumerate(_offsets(kernel)):
+            slices = _offset_slices(offset, dilation, stride, out_shape)
+            view = xp[slices]
+            hit = view == best
+            if has_nan:
+                hit |= np.isnan(view) & np.isnan(best)
+            hit &= ~claimed
+            claimed |= hit
+            yield k, slices, hit
+
     def backward(self, grad_out: np.ndarray) -> tuple:
-        (winner,) = self.saved
-        x_shape, xp_shape, kernel, stride, padding, dilation, out_shape = self.meta
+        _, xp_shape, _, _, padding, _, _ = self.meta
         grad = np.zeros(xp_shape, dtype=grad_out.dtype)
         zero = grad_out.dtype.type(0)
-        for k, offset in enumerate(_offsets(kernel)):
-            grad[_offset_slices(offset, dilation, stride, out_shape)] += np.where(winner == k, grad_out, zero)
+        for _, slices, hit in self._winners():
+            grad[slices] += np.where(hit, grad_out, zero)
         return (K.unpad(grad, ((0, 0), (0, 0)) + padding),)
 
     def indices(self, in_spatial: tuple) -> np.ndarray:
         """PyTorch's ``return_indices``: the flat index of each maximum within its channel's plane."""
-        (winner,) = self.saved
         _, _, kernel, stride, padding, dilation, out_shape = self.meta
+        winner = np.zeros(self.saved[1].shape, dtype=np.int64)
+        for k, _, hit in self._winners():
+            winner[hit] = k
         taps = np.array(_offsets(kernel))[winner]  # (..., nd) offset of the winner
         flat = np.zeros(winner.shape, dtype=np.int64)
         for axis, (s, d, (lo, _), n) in enumerate(zip(stride, dilation, padding, in_spatial)):

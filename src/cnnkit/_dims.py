@@ -26,6 +26,8 @@ def normalize_dims(dim: DimArg, ndim: int) -> Optional[tuple]:
     if dim is None:
         return None
     dims = (dim,) if not isinstance(dim, (tuple, list)) else tuple(dim)
+    if not dims:
+        return None  # PyTorch reduces over every dimension for dim=() (NumPy would reduce none)
     out = tuple(sorted({normalize_dim(d, ndim) for d in dims}))
     if len(out) != len(dims):
         raise ValueError(f"dim {dim} names the same dimension more than once")

@@ -40,6 +40,19 @@ def as_operand(value: Any, like: "Tensor") -> "Tensor":
     return Tensor(value)
 
 
+def promote(a: "Tensor", b: "Tensor") -> tuple:
+    """PyTorch's category rule: an integer/bool tensor meeting a float tensor takes the float dtype.
+
+    (NumPy would give float64 for int64 with float32.) Two floats promote as NumPy does.
+    """
+    ints_a, ints_b = a.dtype.kind in "biu", b.dtype.kind in "biu"
+    if ints_a and not ints_b:
+        return a.to(b.dtype), b
+    if ints_b and not ints_a:
+        return a, b.to(a.dtype)
+    return a, b
+
+
 def binary(op: type, a: "Tensor", b: "Tensor") -> "Tensor":
     """Apply a broadcasting binary Function after checking the shapes broadcast."""
     if a.shape != b.shape:
@@ -51,13 +64,9 @@ def binary(op: type, a: "Tensor", b: "Tensor") -> "Tensor":
                 "be broadcast together: compared from the last dimension, each pair of sizes must "
                 "be equal or one of them 1. Reshape or unsqueeze one operand."
             ) from None
-    ints_a, ints_b = a.dtype.kind in "biu", b.dtype.kind in "biu"
-    if ints_a and not ints_b:
-        a = a.to(b.dtype)  # PyTorch's rule: integer with float gives the float's dtype
-    elif ints_b and not ints_a:
-        b = b.to(a.dtype)
-    elif op is E.Div and ints_a and ints_b:
+    if op is E.Div and a.dtype.kind in "biu" and b.dtype.kind in "biu":
         a, b = a.to(_FLOAT32), b.to(_FLOAT32)
+    a, b = promote(a, b)
     return op.apply(a, b)
 
 
@@ -91,7 +100,8 @@ class TensorMath:
 
     def __pow__(self, exponent: Any) -> "Tensor":
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-            return E.PowScalar.apply(self, exponent=exponent)
+            base = self.to(_FLOAT32) if isinstance(exponent, float) and self.dtype.kind in "biu" else self
+            return E.PowScalar.apply(base, exponent=exponent)
         return binary(E.Pow, self, as_operand(exponent, self))
 
     def __rpow__(self, base: Any) -> "Tensor":
@@ -179,7 +189,10 @@ class TensorMath:
             raise ValueError("clamp: at least one of min and max must be given")
         if min is not None and max is not None and min > max:
             raise ValueError(f"clamp: min ({min}) must not exceed max ({max})")
-        return unary.Clamp.apply(self, min=min, max=max)
+        x = self
+        if self.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
+            x = self.to(_FLOAT32)  # float bounds on an integer tensor give float32, as in PyTorch
+        return unary.Clamp.apply(x, min=min, max=max)
 
     clip = clamp
 

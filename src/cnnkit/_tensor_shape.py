@@ -24,7 +24,9 @@ def _index_component(item: Any) -> Any:
     if isinstance(item, list):
         item = np.asarray(item)
     if isinstance(item, np.ndarray):
-        if item.dtype == np.bool_ and item.ndim > 0:
+        if item.dtype == np.bool_ and item.ndim == 0:
+            return item  # x[True] adds an axis, x[False] selects nothing: NumPy handles it
+        if item.dtype == np.bool_:
             return np.nonzero(item)  # a mask is the tuple of its nonzero coordinates
         if item.dtype.kind not in "iu":
             raise IndexError(
@@ -181,6 +183,7 @@ class TensorShape:
             if split_size_or_sections <= 0:
                 raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
             sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+            sizes = sizes or [0]  # an empty dim splits into one empty chunk, as in PyTorch
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != length:
@@ -196,4 +199,6 @@ class TensorShape:
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         length = self.shape[normalize_dim(dim, self.ndim)]
+        if length == 0:
+            return self.split([0] * chunks, dim)  # PyTorch gives ``chunks`` empty chunks
         return self.split(max(-(-length // chunks), 1), dim)

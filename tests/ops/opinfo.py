@@ -436,7 +436,9 @@ def _torch_reduce(name: str) -> Callable:
 
         dim, keep, correction = _red_kw(kw)
         func = getattr(torch, name)
-        extra = {"correction": correction} if name in ("var", "std") else {}
+        # Pass the correction only when the sample names one: cnnkit's default must be torch's.
+        named = any(k in kw for k in ("correction", "unbiased", "ddof"))
+        extra = {"correction": correction} if named else {}
         if dim is None and not keep:
             return func(t, **extra)
         if dim is None:
@@ -627,6 +629,26 @@ def _ref_pad(x: np.ndarray, pad: Sequence[int], mode: str = "constant", value: f
         if all(0 <= s < n for s, n in zip(src, x.shape)):
             out[idx] = x[src]
     return out
+
+
+def _pad_mode_gen(rng: np.random.Generator) -> Iterator[SampleInput]:
+    cases = [
+        ((2, 5), (2, 1), "reflect"), ((2, 5), (1, 3), "replicate"), ((2, 5), (3, 2), "circular"),
+        ((1, 2, 3, 4), (1, 2, 2, 0), "reflect"), ((1, 2, 3, 4), (2, 2, 1, 1), "replicate"),
+        ((1, 2, 3, 4), (1, 1, 2, 3), "circular"), ((2, 3, 4), (0, 3), "reflect"),
+        ((1, 2, 2, 3), (1, 1, 1, 1, 1, 0), "replicate"),
+    ]
+    for shape, pad, mode in cases:
+        yield SampleInput((_uniform(rng, shape),), {"pad": pad, "mode": mode},
+                          desc=f"{mode}_{len(shape)}d_{len(pad) // 2}dims")
+
+
+def _ref_pad_mode(x: np.ndarray, pad: Sequence[int], mode: str) -> np.ndarray:
+    widths = [(0, 0)] * np.ndim(x)
+    for k in range(len(pad) // 2):
+        widths[np.ndim(x) - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    return np.pad(np.asarray(x, np.float64), widths, mode=np_mode)
 
 
 def _where_gen(rng: np.random.Generator) -> Iterator[SampleInput]:
@@ -968,16 +990,14 @@ op_db: list[OpInfo] = [
            lambda x, shape: np.broadcast_to(np.asarray(x, np.float64), shape).copy(),
            lambda t, shape: t.broadcast_to(shape), _typed(_broadcast_to_gen),
            aliases={"expand_as": lambda x, shape: x.expand_as(cnnkit.zeros(shape))}),
-    OpInfo("getitem", _getitem_fn, _ref_getitem, _torch_getitem, _typed(_getitem_gen),
-           xfails=(XFail(ALL_KINDS, "bool_mask_0d",
-                         "BUG: a 0-d boolean index (x[np.array(True)], x[t.sum() > 0]) raises IndexError 'tensors "
-                         "used as indices must be integer or boolean, got dtype bool'; NumPy/PyTorch give x[None]"),)),
+    OpInfo("getitem", _getitem_fn, _ref_getitem, _torch_getitem, _typed(_getitem_gen)),
     OpInfo("cat", lambda *xs, **kw: cnnkit.cat(list(xs), **kw), _ref_cat, _torch_cat, _typed(_cat_gen),
            aliases={"concatenate": lambda *xs, **kw: cnnkit.concatenate(xs, **kw),
                     "F.cat": lambda *xs, **kw: F.cat(tuple(xs), **kw)}),
     OpInfo("stack", lambda *xs, **kw: cnnkit.stack(list(xs), **kw), _ref_stack, _torch_stack, _typed(_stack_gen),
            aliases={"F.stack": lambda *xs, **kw: F.stack(tuple(xs), **kw)}),
     OpInfo("pad", lambda x, **kw: F.pad(x, **kw), _ref_pad, _torch_pad, _typed(_pad_gen)),
+    OpInfo("pad_modes", lambda x, **kw: F.pad(x, **kw), _ref_pad_mode, _torch_pad, _typed(_pad_mode_gen)),
     OpInfo("where", _where_fn, _ref_where, _torch_where, _typed(_where_gen),
            aliases={"method": lambda a, b, cond, cond_as_tensor=False:
                     a.where(cond, b) if isinstance(a, cnnkit.Tensor) else cnnkit.where(cond, a, b)}),

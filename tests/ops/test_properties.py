@@ -7,7 +7,7 @@ to at most 50 examples so the suite stays fast and deterministic.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest

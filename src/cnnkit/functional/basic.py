@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from cnnkit._dims import normalize_dim
-from cnnkit._tensor_math import as_operand
+from cnnkit._tensor_math import as_operand, promote
 from cnnkit.ops import elementwise as E
 from cnnkit.ops import shape as S
 from cnnkit.tensor import Tensor
@@ -102,6 +102,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
         input = Tensor(input)
     a = input if isinstance(input, Tensor) else as_operand(input, other)
     b = other if isinstance(other, Tensor) else as_operand(other, a)
+    a, b = promote(a, b)
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
@@ -132,6 +133,14 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -> 
     """
     items = _same_rank(tensors, "cat")
     dim = dim if axis is None else axis
+    for i, t in enumerate(items):
+        if t.ndim == 0:
+            raise ValueError(f"cat: tensor {i} is zero-dimensional and cannot be concatenated; "
+                             "use stack, or unsqueeze(0) it first")
+    floats = [t.dtype for t in items if t.dtype.kind in "fc"]
+    if floats and len(floats) < len(items):
+        target = np.result_type(*floats)  # PyTorch: integers joining floats take the float dtype
+        items = [t if t.dtype.kind in "fc" else t.to(target) for t in items]
     axis_ = normalize_dim(dim, items[0].ndim)
     for i, t in enumerate(items):
         if t.ndim != items[0].ndim or t.shape[:axis_] + t.shape[axis_ + 1:] != items[0].shape[:axis_] + items[0].shape[axis_ + 1:]:

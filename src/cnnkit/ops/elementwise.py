@@ -82,7 +82,8 @@ class Pow(_Binary):
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.needs_input_grad[0]:
-                ga = grad_out * b * np.power(a, b - 1)
+                # d/da a^b = b·a^(b−1), defined as 0 where b == 0 (a^0 is flat in a), as PyTorch.
+                ga = np.where(b == 0, 0, grad_out * b * np.power(a, b - 1))
             if self.needs_input_grad[1]:
                 # d/db a^b = a^b log a; defined as 0 where a == 0 and b >= 0 (0^b is flat in b).
                 gb = grad_out * np.where((a == 0) & (b >= 0), 0, out * np.log(a))

@@ -44,7 +44,7 @@ class BroadcastTo(Function):
 def is_advanced_index(index: Any) -> bool:
     """True when ``index`` holds an array or list, i.e. NumPy advanced indexing."""
     items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, (np.ndarray, list)) for i in items)
+    return any(isinstance(i, list) or (isinstance(i, np.ndarray) and i.ndim > 0) for i in items)
 
 
 class GetItem(Function):

@@ -21,6 +21,22 @@ def ntuple(value: Any, n: int, name: str, what: str, minimum: int = 1) -> tuple:
     return tuple(int(v) for v in items)
 
 
+def batched(input: Any, nd: int, what: str) -> tuple:
+    """Return ``(x, unbatched)``: ``x`` with a batch dim added to an unbatched ``(C, *spatial)`` input.
+
+    Raises a clear error unless the input has ``nd + 2`` (or ``nd + 1``) dimensions.
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x.unsqueeze(0)
+    if x.ndim != nd + 2:
+        layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)" if nd == 2 else "(N, C, D, H, W)"
+        raise ValueError(f"{what}: expected a {nd + 2}-D input {layout} (or {nd + 1}-D unbatched), "
+                         f"got shape {x.shape}")
+    return x, unbatched
+
+
 def resolve_padding(padding: Any, spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple,
                     what: str) -> tuple:
     """Turn ``padding`` (int, tuple, 'valid' or 'same') into ``(before, after)`` pairs per axis.
@@ -42,18 +58,11 @@ def conv_nd(nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stri
             what: Optional[str] = None) -> Tensor:
     """Validate arguments and apply :class:`~cnnkit.ops.conv.ConvNd` (shared by 1d/2d/3d)."""
     what = what or f"conv{nd}d"
-    x = input if isinstance(input, Tensor) else Tensor(input)
     w = weight if isinstance(weight, Tensor) else Tensor(weight)
     if w.ndim != nd + 2:
         raise ValueError(f"{what}: weight must have {nd + 2} dims (out_channels, in_channels/groups, "
                          f"*kernel), got shape {w.shape}")
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x.unsqueeze(0)
-    if x.ndim != nd + 2:
-        layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)" if nd == 2 else "(N, C, D, H, W)"
-        raise ValueError(f"{what}: expected a {nd + 2}-D input {layout} (or {nd + 1}-D unbatched), "
-                         f"got shape {x.shape}")
+    x, unbatched = batched(input, nd, what)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{what}: groups must be a positive integer, got {groups!r}")
     c_in, c_out = x.shape[1], w.shape[0]

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from cnnkit.backend.conv_kernels import pool_output_size
-from cnnkit.functional.conv import ntuple
+from cnnkit.functional.conv import batched, ntuple
 from cnnkit.ops.pool import MaxPoolNd, SumPoolNd, window_counts
 from cnnkit.tensor import Tensor
 
@@ -15,13 +15,7 @@ from cnnkit.tensor import Tensor
 def _prepare(nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
              ceil_mode: bool, what: str) -> tuple:
     """Validate pooling arguments; return the batched input and the window geometry."""
-    x = input if isinstance(input, Tensor) else Tensor(input)
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x.unsqueeze(0)
-    if x.ndim != nd + 2:
-        raise ValueError(f"{what}: expected a {nd + 2}-D input (N, C, *spatial) or {nd + 1}-D unbatched, "
-                         f"got shape {x.shape}")
+    x, unbatched = batched(input, nd, what)
     kernel = ntuple(kernel_size, nd, "kernel_size", what)
     stride_t = kernel if stride is None or stride == () else ntuple(stride, nd, "stride", what)
     pad = ntuple(padding, nd, "padding", what, minimum=0)
@@ -225,13 +219,7 @@ def adaptive_pool_nd(nd: int, input: Any, output_size: Any, mode: str, what: str
     stride = In/Out (fast path); otherwise it pools one axis at a time (windows are rectangles,
     so the mean of means and the max of maxes are exact).
     """
-    x = input if isinstance(input, Tensor) else Tensor(input)
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x.unsqueeze(0)
-    if x.ndim != nd + 2:
-        raise ValueError(f"{what}: expected a {nd + 2}-D input (N, C, *spatial) or {nd + 1}-D unbatched, "
-                         f"got shape {x.shape}")
+    x, unbatched = batched(input, nd, what)
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
     if len(sizes) != nd:
         raise ValueError(f"{what}: output_size must be an int or a tuple of {nd}, got {output_size!r}")

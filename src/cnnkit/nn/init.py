@@ -130,3 +130,14 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Optional[np.random
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def default_layer_init_(weight: Tensor, bias: Optional[Tensor] = None,
+                        generator: Optional[np.random.Generator] = None) -> None:
+    """PyTorch's default for Linear and Conv layers: ``kaiming_uniform_(a=√5)`` weights (that is
+    U(±1/√fan_in)) and a bias ~ U(±1/√fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+        uniform_(bias, -bound, bound, generator)

@@ -33,6 +33,18 @@ def _spread(grad_out: np.ndarray, reduction: str, denominator: float, rows: int)
     return np.broadcast_to(scale.reshape(1, 1), (rows, 1))
 
 
+def _reduce_elementwise(per: np.ndarray, reduction: str) -> np.ndarray:
+    """Reduce an elementwise loss of any shape (``'none'`` keeps the shape)."""
+    return per if reduction == "none" else _reduce(per.reshape(-1), reduction, per.size)
+
+
+def _upstream_elementwise(grad_out: np.ndarray, reduction: str, size: int) -> np.ndarray:
+    """The upstream gradient of each element of an elementwise loss."""
+    if reduction == "none" or reduction == "sum":
+        return grad_out
+    return grad_out / grad_out.dtype.type(size)
+
+
 class CrossEntropyIndex(Function):
     """Softmax cross-entropy with class-index targets, ``weight``, ``ignore_index``, ``label_smoothing``."""
 
@@ -128,13 +140,12 @@ class BinaryCrossEntropy(Function):
         per = -w * (t * log_x + (1 - t) * log_1mx)
         self.reduction, self.weight = reduction, weight
         self.save_for_backward(x, t, log_x, log_1mx)
-        return _reduce(per.reshape(-1), reduction, per.size).reshape(per.shape if reduction == "none" else ())
+        return _reduce_elementwise(per, reduction)
 
     def backward(self, grad_out: np.ndarray) -> tuple:
         x, t, log_x, log_1mx = self.saved
         w = 1 if self.weight is None else self.weight
-        upstream = grad_out if self.reduction == "none" else (
-            grad_out if self.reduction == "sum" else grad_out / grad_out.dtype.type(x.size))
+        upstream = _upstream_elementwise(grad_out, self.reduction, x.size)
         # PyTorch's gradient, with the same 1e-12 floor on x(1 − x).
         gx = w * (x - t) / np.maximum(x * (1 - x), 1e-12) * upstream
         gt = -w * (log_x - log_1mx) * upstream if self.needs_input_grad[1] else None
@@ -152,13 +163,12 @@ class BinaryCrossEntropyWithLogits(Function):
         per = w * ((1 - t) * z + scale * softplus_neg)
         self.reduction, self.weight, self.pos_weight = reduction, weight, pos_weight
         self.save_for_backward(z, t, softplus_neg, scale)
-        return _reduce(per.reshape(-1), reduction, per.size).reshape(per.shape if reduction == "none" else ())
+        return _reduce_elementwise(per, reduction)
 
     def backward(self, grad_out: np.ndarray) -> tuple:
         z, t, softplus_neg, scale = self.saved
         w = 1 if self.weight is None else self.weight
-        upstream = grad_out if self.reduction == "none" else (
-            grad_out if self.reduction == "sum" else grad_out / grad_out.dtype.type(z.size))
+        upstream = _upstream_elementwise(grad_out, self.reduction, z.size)
         e = np.exp(-np.abs(z))
         sigmoid_neg = np.where(z >= 0, e / (1 + e), 1 / (1 + e))  # σ(−z)
         gz = w * ((1 - t) - scale * sigmoid_neg) * upstream

@@ -79,6 +79,17 @@ def _weight(weight: Optional[Any], classes: int, what: str) -> Optional[np.ndarr
     return w
 
 
+def _elementwise_weight(weight: Optional[Any], x: Tensor, what: str) -> Optional[np.ndarray]:
+    """A weight broadcast to the input's shape, in the input's dtype (never up-casting float32)."""
+    if weight is None:
+        return None
+    w = np.asarray(getattr(weight, "data", weight))
+    try:
+        return np.broadcast_to(w, x.shape).astype(x.dtype, copy=False)
+    except ValueError:
+        raise ValueError(f"{what}: weight of shape {w.shape} cannot be broadcast to the input shape {x.shape}") from None
+
+
 def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy between logits and targets, fused and numerically stable.
@@ -172,7 +183,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
     if x.size and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1 or np.isnan(x.data).any()):
         raise ValueError(f"{what}: all input values must be probabilities in [0, 1] (got min {x.data.min():.4g}, "
                          f"max {x.data.max():.4g}); apply sigmoid first or use binary_cross_entropy_with_logits")
-    w = None if weight is None else np.broadcast_to(np.asarray(getattr(weight, "data", weight)), x.shape)
+    w = _elementwise_weight(weight, x, what)
     return L.BinaryCrossEntropy.apply(x, t.to(x.dtype) if t.dtype != x.dtype else t, weight=w, reduction=reduction)
 
 
@@ -187,7 +198,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Opti
     _check_reduction(reduction, what)
     x, t = _t(input), _t(target)
     _same_shape(x, t, what)
-    w = None if weight is None else np.broadcast_to(np.asarray(getattr(weight, "data", weight)), x.shape)
-    pw = None if pos_weight is None else np.broadcast_to(np.asarray(getattr(pos_weight, "data", pos_weight)), x.shape)
+    w = _elementwise_weight(weight, x, what)
+    pw = _elementwise_weight(pos_weight, x, what + " (pos_weight)")
     return L.BinaryCrossEntropyWithLogits.apply(x, t.to(x.dtype) if t.dtype != x.dtype else t, weight=w,
                                                 pos_weight=pw, reduction=reduction)

@@ -92,8 +92,6 @@ def test_sequential_setitem_last_and_out_of_range():
         seq[2] = nn.ReLU()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Sequential.__setitem__ (add_module) moves the replaced key to the "
-                                       "end, so the forward order changes")
 def test_sequential_setitem_keeps_position():
     seq = nn.Sequential(nn.ReLU(), nn.Tanh())
     seq[0] = nn.Sigmoid()
@@ -114,8 +112,6 @@ def test_sequential_delitem_index_and_slice():
     assert len(seq) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Sequential.__delitem__ does not renumber keys; a later append "
-                                       "reuses an existing key and silently replaces that module")
 def test_sequential_delitem_then_append_keeps_every_module():
     seq = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
     del seq[0]
@@ -163,7 +159,6 @@ def test_module_list_append_extend_setitem_last():
     assert [type(m).__name__ for m in ml] == ["ReLU", "Tanh", "ELU"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ModuleList.__setitem__ moves the replaced entry to the end")
 def test_module_list_setitem_keeps_position():
     ml = nn.ModuleList([nn.ReLU(), nn.Tanh()])
     ml[0] = nn.Identity()
@@ -193,7 +188,6 @@ def test_module_list_in_custom_module():
     assert s(cnnkit.randn(4, 3)).shape == (4, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ModuleList has no __delitem__ (torch.nn.ModuleList supports del ml[i])")
 def test_module_list_delitem():
     ml = nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.Sigmoid()])
     del ml[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from cnnkit.autograd.function import user_stacklevel
 
@@ -41,9 +41,11 @@ def probing() -> Iterator[None]:
         _strict["probing"] = previous
 
 
-def _suggest(size: int, extent: int, pad: int, stride: int) -> str:
+def _suggest(size: int, extent: int, pad: int, stride: int, max_padding: Optional[int]) -> str:
     fixes = []
     for p in range(pad, pad + stride + 1):
+        if max_padding is not None and p > max_padding:
+            break
         if (size - extent + 2 * p) % stride == 0:
             fixes.append(f"padding={p}")
             break
@@ -55,15 +57,19 @@ def _suggest(size: int, extent: int, pad: int, stride: int) -> str:
 
 
 def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
-              dilation: tuple) -> None:
+              dilation: tuple, max_padding: Optional[tuple] = None) -> None:
     """Warn once per layer (or raise in strict mode) about sizes that do not fit exactly.
 
     ``padding`` holds ``(before, after)`` pairs; asymmetric ('same') padding always fits.
+    ``max_padding`` (per axis) limits the suggested padding (pooling allows at most half the
+    window). Windows larger than the padded input are left to the layer's own error.
     """
     if _strict["probing"]:
         return
     for axis, (n, k, s, (lo, hi), d) in enumerate(zip(spatial, kernel, stride, padding, dilation)):
         extent = d * (k - 1) + 1
+        if n + lo + hi < extent:
+            return  # the window does not fit at all: the op raises a clearer error
         remainder = (n - extent + lo + hi) % s
         if remainder == 0 or lo != hi:
             continue
@@ -71,7 +77,8 @@ def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding:
             f"{layer!r}: along spatial dim {axis} the windows do not tile the input: "
             f"(W − K + 2P) / S + 1 = ({n} − {extent} + 2·{lo}) / {s} + 1 = "
             f"{(n - extent + 2 * lo) / s + 1:.2f}, so the last {remainder} row(s)/column(s) are "
-            f"ignored. Use {_suggest(n, extent, lo, s)} to fit exactly."
+            f"ignored. Use {_suggest(n, extent, lo, s, None if max_padding is None else max_padding[axis])} "
+            "to fit exactly."
         )
         if getattr(layer, "strict", False) or strict_shapes():
             raise ValueError(message)

@@ -15,6 +15,19 @@ def _index(idx: int, length: int, what: str) -> int:
     return idx % length
 
 
+def _delete_and_renumber(container: Module, idx: Union[int, slice], what: str, renumber: bool) -> None:
+    """Delete by position; renumber "0", "1", ... keys so a later append cannot reuse a live key."""
+    keys = list(container._modules)
+    targets = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), what)]]
+    for key in targets:
+        del container._modules[key]
+    if renumber:
+        items = list(container._modules.values())
+        container._modules.clear()
+        for i, module in enumerate(items):
+            container._modules[str(i)] = module
+
+
 class Sequential(Module):
     """Modules applied one after another.
 
@@ -57,10 +70,7 @@ class Sequential(Module):
         self.add_module(key, module)
 
     def __delitem__(self, idx: Union[int, slice]) -> None:
-        keys = list(self._modules)
-        targets = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]
-        for key in targets:
-            del self._modules[key]
+        _delete_and_renumber(self, idx, "Sequential", renumber=all(k.isdigit() for k in self._modules))
 
     def append(self, module: Module) -> "Sequential":
         """Add ``module`` at the end (named by its position)."""
@@ -112,6 +122,9 @@ class ModuleList(Module):
 
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
+
+    def __delitem__(self, idx: Union[int, slice]) -> None:
+        _delete_and_renumber(self, idx, "ModuleList", renumber=True)
 
     def append(self, module: Module) -> "ModuleList":
         self.add_module(str(len(self)), module)

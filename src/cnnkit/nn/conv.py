@@ -93,7 +93,7 @@ class _ConvNd(Module):
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._nd:
-            text += f", padding={self.padding!r}"
+            text += f", padding={self.padding}"  # 'same' prints as padding=same, as in PyTorch
         if self.dilation != (1,) * self._nd:
             text += f", dilation={self.dilation}"
         if self.groups != 1:

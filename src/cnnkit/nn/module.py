@@ -87,12 +87,10 @@ class Module:
         params, buffers, modules = (self.__dict__.get(k) for k in ("_parameters", "_buffers", "_modules"))
         if isinstance(value, Parameter):
             self._require_init(name)
-            self._forget(name)
-            params[name] = value
+            self._register(params, name, value)
         elif isinstance(value, Module):
             self._require_init(name)
-            self._forget(name)
-            modules[name] = value
+            self._register(modules, name, value)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(
@@ -108,6 +106,12 @@ class Module:
             modules[name] = None
         else:
             object.__setattr__(self, name, value)
+
+    def _register(self, table: "OrderedDict[str, Any]", name: str, value: Any) -> None:
+        """Put ``value`` in ``table``; re-assigning a name there keeps its place, as in PyTorch."""
+        if name not in table:
+            self._forget(name)
+        table[name] = value
 
     def _forget(self, name: str) -> None:
         for table in ("_parameters", "_buffers", "_modules"):
@@ -140,17 +144,17 @@ class Module:
         self._require_init(name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
-        self._parameters[name] = param
+        self._register(self._parameters, name, param)
 
     def register_buffer(self, name: str, tensor: Optional[Tensor], persistent: bool = True) -> None:
         """Register a non-learnable tensor (e.g. BatchNorm's running mean) saved in ``state_dict``."""
         self._require_init(name)
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
-        self._forget(name)
-        self._buffers[name] = tensor
-        if not persistent:
+        self._register(self._buffers, name, tensor)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Optional["Module"]) -> None:
@@ -160,8 +164,7 @@ class Module:
             raise TypeError(f"add_module('{name}'): expected a Module, got {type(module).__name__}")
         if not name or "." in name:
             raise ValueError(f"module name must be a non-empty string without '.', got {name!r}")
-        self._forget(name)
-        self._modules[name] = module
+        self._register(self._modules, name, module)
 
     register_module = add_module
 
@@ -318,7 +321,11 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
             )
         for target, value in staged:
-            target.data = value.astype(target.dtype, copy=True)
+            # Copy into the existing storage (PyTorch's copy_): earlier state_dict() views stay live.
+            if target.data.flags.writeable:
+                np.copyto(target.data, value, casting="unsafe")
+            else:
+                target.data = value.astype(target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------------------- calling

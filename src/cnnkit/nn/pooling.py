@@ -24,11 +24,16 @@ class _WindowPool(Module):
         self.padding = ntuple(padding, self._nd, "padding", name, minimum=0)
         self.dilation = ntuple(dilation, self._nd, "dilation", name)
         self.ceil_mode, self.strict = bool(ceil_mode), strict
+        self._max_padding = tuple((d * (k - 1) + 1) // 2 for k, d in zip(self.kernel_size, self.dilation))
+        for axis, (p, k, d) in enumerate(zip(self.padding, self.kernel_size, self.dilation)):
+            if p > (d * (k - 1) + 1) // 2:
+                raise ValueError(f"{name}: padding ({p}) must be at most half the kernel extent ({d * (k - 1) + 1}) "
+                                 f"along spatial dim {axis}, as in PyTorch; use a larger kernel or less padding")
 
     def _check(self, x: Tensor) -> None:
         if not self.ceil_mode and x.ndim >= self._nd:
             check_fit(self, x.shape[-self._nd:], self.kernel_size, self.stride,
-                      tuple((p, p) for p in self.padding), self.dilation)
+                      tuple((p, p) for p in self.padding), self.dilation, self._max_padding)
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}"

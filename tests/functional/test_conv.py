@@ -85,10 +85,24 @@ X2 = (2, 4, 9, 8)  # odd height, even width
 
 
 def _cases2d():
-    """Every legal (kernel, stride, padding, dilation); each test runs all groups in G2."""
-    for k, s, p, d in itertools.product(K2, S2, P2, D2):
-        if legal(X2[2:], k, (s, s), p, (d, d)):
-            yield pytest.param(k, s, p, d, id=f"k{k[0]}x{k[1]}-s{s}-p{p}-d{d}".replace(" ", ""))
+    """Every (kernel, stride, padding); each test runs every legal dilation × groups combination."""
+    for k, s, p in itertools.product(K2, S2, P2):
+        yield pytest.param(k, s, p, id=f"k{k[0]}x{k[1]}-s{s}-p{p}".replace(" ", ""))
+
+
+def combos(spatial, k, s, p, dilations, groups):
+    """The legal (dilation, groups) pairs for this geometry, with a label for failure messages."""
+    nd = len(spatial)
+    for d, g in itertools.product(dilations, groups):
+        if legal(spatial, k, norm_stride(s, nd), p, (d,) * nd):
+            yield d, g, f"[dilation={d}, groups={g}] "
+
+
+def labelled(label, check):
+    try:
+        check()
+    except AssertionError as error:
+        raise AssertionError(label + str(error)) from None
 
 
 CASES2D = list(_cases2d())
@@ -111,26 +125,27 @@ def test_conv_ref_fast_agrees_with_scalar_loop_reference():
         np.testing.assert_allclose(R.conv_ref_fast(x, w, b, s, p, d, 2), R.conv_ref(x, w, b, s, p, d, 2), rtol=1e-12)
 
 
-@pytest.mark.parametrize("k,s,p,d", CASES2D)
-@pytest.mark.parametrize("g", G2)
-def test_conv2d_forward(k, s, p, d, g):
-    x, w, b = _data2d(k, g)
-    want = R.conv_ref_fast(x, w, b, s, p, d, g)
-    for dtype in DTYPES:
-        out = F.conv2d(ck(x, dtype=dtype), ck(w, dtype=dtype), ck(b, dtype=dtype), stride=s, padding=p,
-                       dilation=d, groups=g)
-        R.assert_forward(out.numpy(), want, dtype)
+@pytest.mark.parametrize("k,s,p", CASES2D)
+def test_conv2d_forward(k, s, p):
+    for d, g, label in combos(X2[2:], k, s, p, D2, G2):
+        x, w, b = _data2d(k, g)
+        want = R.conv_ref_fast(x, w, b, s, p, d, g)
+        for dtype in DTYPES:
+            out = F.conv2d(ck(x, dtype=dtype), ck(w, dtype=dtype), ck(b, dtype=dtype), stride=s, padding=p,
+                           dilation=d, groups=g)
+            labelled(label, lambda: R.assert_forward(out.numpy(), want, dtype))
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("k,s,p,d", [c for c in CASES2D if torch_can(c.values[2], (c.values[1],) * 2)])
-def test_conv2d_parity(k, s, p, d, torch):
-    for g in G2:
+@pytest.mark.parametrize("k,s,p", [c for c in CASES2D if torch_can(c.values[2], (c.values[1],) * 2)])
+def test_conv2d_parity(k, s, p, torch):
+    for d, g, label in combos(X2[2:], k, s, p, D2, G2):
         x, w, b = _data2d(k, g)
-        parity(torch,
-               lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride=s, padding=p, dilation=d, groups=g),
-               lambda x_, w_, b_: torch.nn.functional.conv2d(x_, w_, b_, stride=s, padding=p, dilation=d, groups=g),
-               [x, w, b])
+        labelled(label, lambda: parity(
+            torch,
+            lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride=s, padding=p, dilation=d, groups=g),
+            lambda x_, w_, b_: torch.nn.functional.conv2d(x_, w_, b_, stride=s, padding=p, dilation=d, groups=g),
+            [x, w, b]))
 
 
 GRAD2 = [
@@ -381,9 +396,8 @@ def test_conv2d_non_contiguous_parity(torch):
 
 
 def _cases1d():
-    for k, s, p, d in itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2, "valid", "same"], [1, 2]):
-        if legal((11,), (k,), (s,), p, (d,)):
-            yield pytest.param(k, s, p, d, id=f"k{k}-s{s}-p{p}-d{d}")
+    for k, s, p in itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2, "valid", "same"]):
+        yield pytest.param(k, s, p, id=f"k{k}-s{s}-p{p}")
 
 
 CASES1D = list(_cases1d())
@@ -395,23 +409,24 @@ def _data1d(k, g):
     return rng.standard_normal((2, 4, 11)), rng.standard_normal((4, 4 // g, k)), rng.standard_normal(4)
 
 
-@pytest.mark.parametrize("k,s,p,d", CASES1D)
-def test_conv1d_forward(k, s, p, d):
-    for g in G1:
+@pytest.mark.parametrize("k,s,p", CASES1D)
+def test_conv1d_forward(k, s, p):
+    for d, g, label in combos((11,), (k,), s, p, [1, 2], G1):
         x, w, b = _data1d(k, g)
         want = R.conv_ref_fast(x, w, b, s, p, d, g)
         for dtype in DTYPES:
             out = F.conv1d(ck(x, dtype=dtype), ck(w, dtype=dtype), ck(b, dtype=dtype), s, p, d, g)
-            R.assert_forward(out.numpy(), want, dtype)
+            labelled(label, lambda: R.assert_forward(out.numpy(), want, dtype))
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("k,s,p,d", [c for c in CASES1D if torch_can(c.values[2], (c.values[1],))])
-def test_conv1d_parity(k, s, p, d, torch):
-    for g in G1:
+@pytest.mark.parametrize("k,s,p", [c for c in CASES1D if torch_can(c.values[2], (c.values[1],))])
+def test_conv1d_parity(k, s, p, torch):
+    for d, g, label in combos((11,), (k,), s, p, [1, 2], G1):
         x, w, b = _data1d(k, g)
-        parity(torch, lambda *a: F.conv1d(*a, stride=s, padding=p, dilation=d, groups=g),
-               lambda *a: torch.nn.functional.conv1d(*a, stride=s, padding=p, dilation=d, groups=g), [x, w, b])
+        labelled(label, lambda: parity(
+            torch, lambda *a: F.conv1d(*a, stride=s, padding=p, dilation=d, groups=g),
+            lambda *a: torch.nn.functional.conv1d(*a, stride=s, padding=p, dilation=d, groups=g), [x, w, b]))
 
 
 @pytest.mark.parametrize("k,s,p,d,g", [(1, 1, 0, 1, 1), (3, 2, 1, 1, 2), (2, 3, "same", 2, 1), (5, 1, 2, 1, 2),
@@ -437,10 +452,9 @@ def test_conv1d_padding_modes(mode):
 
 
 def _cases3d():
-    for k, s, p, d in itertools.product([(1, 1, 1), (2, 2, 2), (3, 3, 3), (2, 3, 1)], [1, 2, (1, 2, 3)],
-                                        [0, 1, (1, 0, 2), "same"], [1, 2]):
-        if legal((5, 6, 5), k, norm_stride(s, 3), p, (d,) * 3):
-            yield pytest.param(k, s, p, d, id=f"k{''.join(map(str, k))}-s{s}-p{p}-d{d}".replace(" ", ""))
+    for k, s, p in itertools.product([(1, 1, 1), (2, 2, 2), (3, 3, 3), (2, 3, 1)], [1, 2, (1, 2, 3)],
+                                     [0, 1, (1, 0, 2), "same"]):
+        yield pytest.param(k, s, p, id=f"k{''.join(map(str, k))}-s{s}-p{p}".replace(" ", ""))
 
 
 CASES3D = list(_cases3d())
@@ -452,23 +466,24 @@ def _data3d(k, g):
     return rng.standard_normal((2, 2, 5, 6, 5)), rng.standard_normal((2, 2 // g) + k), rng.standard_normal(2)
 
 
-@pytest.mark.parametrize("k,s,p,d", CASES3D)
-def test_conv3d_forward(k, s, p, d):
-    for g in G3:
+@pytest.mark.parametrize("k,s,p", CASES3D)
+def test_conv3d_forward(k, s, p):
+    for d, g, label in combos((5, 6, 5), k, s, p, [1, 2], G3):
         x, w, b = _data3d(k, g)
         want = R.conv_ref_fast(x, w, b, s, p, d, g)
         for dtype in DTYPES:
             out = F.conv3d(ck(x, dtype=dtype), ck(w, dtype=dtype), ck(b, dtype=dtype), s, p, d, g)
-            R.assert_forward(out.numpy(), want, dtype)
+            labelled(label, lambda: R.assert_forward(out.numpy(), want, dtype))
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("k,s,p,d", [c for c in CASES3D if torch_can(c.values[2], norm_stride(c.values[1], 3))])
-def test_conv3d_parity(k, s, p, d, torch):
-    for g in G3:
+@pytest.mark.parametrize("k,s,p", [c for c in CASES3D if torch_can(c.values[2], norm_stride(c.values[1], 3))])
+def test_conv3d_parity(k, s, p, torch):
+    for d, g, label in combos((5, 6, 5), k, s, p, [1, 2], G3):
         x, w, b = _data3d(k, g)
-        parity(torch, lambda *a: F.conv3d(*a, stride=s, padding=p, dilation=d, groups=g),
-               lambda *a: torch.nn.functional.conv3d(*a, stride=s, padding=p, dilation=d, groups=g), [x, w, b])
+        labelled(label, lambda: parity(
+            torch, lambda *a: F.conv3d(*a, stride=s, padding=p, dilation=d, groups=g),
+            lambda *a: torch.nn.functional.conv3d(*a, stride=s, padding=p, dilation=d, groups=g), [x, w, b]))
 
 
 @pytest.mark.parametrize("k,s,p,g", [((2, 2, 2), 1, 0, 1), ((2, 1, 2), 2, 1, 2), ((3, 3, 3), 2, "same", 1)])

@@ -11,7 +11,6 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 _NP_PAD_MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect",
                  "replicate": "edge", "circular": "wrap"}
@@ -72,54 +71,52 @@ def pad(x: np.ndarray, widths: Sequence[tuple], mode: str = "zeros", value: floa
     return np.pad(x, widths, mode=np_mode)
 
 
-def windows(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
-            dilation: Sequence[int]) -> np.ndarray:
-    """A strided view ``(N, C, *out, *kernel)`` of every window of a padded input (no copy)."""
-    nd = len(kernel)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    view = sliding_window_view(xp, extent, axis=tuple(range(2, 2 + nd)))
-    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) + tuple(
-        slice(None, None, d) for d in dilation)
-    return view[index]
+def offset_slices(offset: Sequence[int], dilation: Sequence[int], stride: Sequence[int],
+                  out_shape: Sequence[int]) -> tuple:
+    """The strided block of a padded ``(N, C, *spatial)`` input that kernel tap ``offset`` sees,
+    one element per output position."""
+    return (slice(None), slice(None)) + tuple(
+        slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, stride, out_shape)
+    )
+
+
+def kernel_offsets(kernel: Sequence[int]) -> list:
+    """Every tap of a kernel, in row-major order."""
+    return list(itertools.product(*(range(k) for k in kernel)))
 
 
 def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
            groups: int = 1) -> tuple:
-    """Gather windows into a matrix per group: ``(G, N·L, C/G·prod(kernel))``.
+    """Gather windows into one column matrix per group: ``(G, C/G·prod(kernel), N·L)``.
 
-    Returns the column matrix and the output spatial shape. Rows run over (n, *out), columns
-    over (c, *kernel), matching a weight reshaped to ``(G, C_out/G, C/G·prod(kernel))``.
+    Returns the matrix and the output spatial shape. Rows run over (c, *kernel), matching a
+    weight reshaped to ``(G, C_out/G, C/G·prod(kernel))``; columns over (n, *out). The layout
+    ``(C, *kernel, N, *out)`` makes every kernel tap one copy of contiguous rows (a transpose of
+    N and C only), where a window view would be gathered with tiny inner strides.
     """
     n, c = xp.shape[:2]
-    nd = len(kernel)
-    win = windows(xp, kernel, stride, dilation)
-    out_shape = win.shape[2:2 + nd]
-    # (N, C, *out, *k) -> (N, *out, C, *k): one copy, laid out for a row-major GEMM.
-    order = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-    rows = n * math.prod(out_shape)
-    cols = np.ascontiguousarray(win.transpose(order)).reshape(rows, groups, -1)
-    return cols.transpose(1, 0, 2), out_shape
+    out_shape = tuple(conv_output_size(w, k, 0, s, d)
+                      for w, k, s, d in zip(xp.shape[2:], kernel, stride, dilation))
+    cols = np.empty((c, *kernel, n, *out_shape), dtype=xp.dtype)
+    for offset in kernel_offsets(kernel):
+        block = xp[offset_slices(offset, dilation, stride, out_shape)]  # (N, C, *out)
+        cols[(slice(None),) + offset] = block.swapaxes(0, 1)
+    return cols.reshape(groups, -1, n * math.prod(out_shape)), out_shape
 
 
 def col2im(dcols: np.ndarray, padded_shape: Sequence[int], kernel: Sequence[int],
            stride: Sequence[int], dilation: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
-    """Adjoint of :func:`im2col`: scatter-add ``(G, N·L, C/G·prod(kernel))`` into the padded input.
+    """Adjoint of :func:`im2col`: scatter-add ``(G, C/G·prod(kernel), N·L)`` into the padded input.
 
-    One vectorised slice-add per kernel offset (prod(kernel) of them), never a loop over pixels.
+    One vectorised slice-add of a contiguous ``(C, N, *out)`` block per kernel tap (prod(kernel)
+    of them), never a loop over pixels. Returns an ``(N, C, *padded)`` array.
     """
     n, c = padded_shape[:2]
-    nd = len(kernel)
-    # (G, N·L, Cg·k) -> (N, *out, C, *k) -> (N, C, *k, *out) so each offset is a strided block.
-    blocks = dcols.transpose(1, 0, 2).reshape((n, *out_shape, c, *kernel))
-    blocks = blocks.transpose((0, 1 + nd) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(1, 1 + nd)))
-    grad = np.zeros(padded_shape, dtype=dcols.dtype)
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        target = tuple(
-            slice(o * d, o * d + s * (m - 1) + 1, s)
-            for o, d, s, m in zip(offset, dilation, stride, out_shape)
-        )
-        grad[(slice(None), slice(None)) + target] += blocks[(slice(None), slice(None)) + offset]
-    return grad
+    blocks = dcols.reshape((c, *kernel, n, *out_shape))
+    grad = np.zeros((c, n, *padded_shape[2:]), dtype=dcols.dtype)  # channel-major, like the blocks
+    for offset in kernel_offsets(kernel):
+        grad[offset_slices(offset, dilation, stride, out_shape)] += blocks[(slice(None),) + offset]
+    return grad.swapaxes(0, 1)
 
 
 def unpad(grad: np.ndarray, widths: Sequence[tuple], mode: str = "zeros") -> np.ndarray:

@@ -20,29 +20,28 @@ class ConvNd(Function):
         widths = ((0, 0), (0, 0)) + tuple(padding)
         xp = K.pad(x, widths)
         kernel = w.shape[2:]
-        cols, out_shape = K.im2col(xp, kernel, stride, dilation, groups)
+        cols, out_shape = K.im2col(xp, kernel, stride, dilation, groups)  # (G, Cg·k, N·L)
         n, c_out = x.shape[0], w.shape[0]
         wm = w.reshape(groups, c_out // groups, -1)
-        out = np.matmul(cols, wm.transpose(0, 2, 1))  # (G, N·L, C_out/G)
-        out = out.transpose(1, 0, 2).reshape((n, *out_shape, c_out))
+        out = np.matmul(wm, cols).reshape((c_out, n, *out_shape))  # one GEMM per group
         if bias:
-            out += bias[0]
+            out += bias[0].reshape((c_out,) + (1,) * (len(out_shape) + 1))
         self.save_for_backward(cols, wm)
-        self.meta = (x.shape, xp.shape, widths, kernel, stride, dilation, out_shape, groups)
-        return np.moveaxis(out, -1, 1)  # NCHW view of an NHWC buffer: no copy
+        self.meta = (xp.shape, widths, kernel, stride, dilation, out_shape, groups)
+        return out.swapaxes(0, 1)  # NCHW view of a CNHW buffer: no copy
 
     def backward(self, grad_out: np.ndarray) -> tuple:
         cols, wm = self.saved
-        x_shape, xp_shape, widths, kernel, stride, dilation, out_shape, groups = self.meta
-        n, c_out = grad_out.shape[:2]
-        # (N, C_out, *out) -> (G, N·L, C_out/G), matching the forward GEMM's output.
-        g = np.moveaxis(grad_out, 1, -1).reshape(-1, groups, c_out // groups).transpose(1, 0, 2)
+        xp_shape, widths, kernel, stride, dilation, out_shape, groups = self.meta
+        c_out = grad_out.shape[1]
+        # (N, C_out, *out) -> (G, C_out/G, N·L), the layout of the forward GEMM's output.
+        g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, -1)
         gx = gw = None
         if self.needs_input_grad[0]:
-            dcols = np.matmul(g, wm)
+            dcols = np.matmul(wm.transpose(0, 2, 1), g)
             gx = K.unpad(K.col2im(dcols, xp_shape, kernel, stride, dilation, out_shape), widths)
         if self.needs_input_grad[1]:
-            gw = np.matmul(g.transpose(0, 2, 1), cols).reshape((c_out, -1, *kernel))
+            gw = np.matmul(g, cols.transpose(0, 2, 1)).reshape((c_out, -1, *kernel))
         grads = (gx, gw)
         if len(self.needs_input_grad) == 3:
             gb = grad_out.sum(axis=(0,) + tuple(range(2, grad_out.ndim))) if self.needs_input_grad[2] else None

@@ -8,23 +8,14 @@ and NaN propagates.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
 
 
-def _offset_slices(offset: tuple, dilation: tuple, stride: tuple, out_shape: tuple) -> tuple:
-    """The strided block of the padded input that kernel tap ``offset`` sees, for every output."""
-    return (slice(None), slice(None)) + tuple(
-        slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, stride, out_shape)
-    )
-
-
-def _offsets(kernel: tuple) -> list:
-    return list(itertools.product(*(range(k) for k in kernel)))
+_offset_slices = K.offset_slices
+_offsets = K.kernel_offsets
 
 
 class MaxPoolNd(Function):

@@ -97,6 +97,7 @@ class Tensor(TensorMath, TensorShape):
         self.grad: Optional[Tensor] = None
         self.creator: Optional[Function] = None
         self._version = 0  # bumped by in-place methods; the engine checks it (see Function.apply)
+        self._retains_grad = False
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -107,6 +108,7 @@ class Tensor(TensorMath, TensorShape):
         out.grad = None
         out.creator = creator
         out._version = 0
+        out._retains_grad = False
         out._requires_grad = creator is not None
         return out
 
@@ -250,10 +252,7 @@ class Tensor(TensorMath, TensorShape):
 
     def retain_grad(self) -> None:
         """Make ``backward`` also fill ``.grad`` of this non-leaf tensor."""
-        if self.creator is not None:
-            import weakref
-
-            self.creator.retained_output = weakref.ref(self)
+        self._retains_grad = True
 
     # ---------------------------------------------------------------------------- in-place
     def _check_inplace(self, name: str) -> None:

@@ -134,8 +134,16 @@ def _run_node(fn: Function, grads: dict[int, np.ndarray], retain_graph: bool) ->
                 f"it was at version {version} when {fn.name} used it. Make the change on a copy "
                 "(.clone()) or do it after backward."
             )
-    if fn.retained_output is not None and fn.retained_output() is not None:
-        _accumulate(fn.retained_output(), grad_out)
+    output = fn.output() if fn.output is not None else None
+    if output is not None:
+        if output._version and fn.saves_output:
+            raise RuntimeError(
+                f"the output of {fn.name} (shape {output.shape}) was modified by an in-place operation "
+                f"after it was computed, but {fn.name}'s backward needs it unchanged. Modify a copy "
+                "(.clone()) instead."
+            )
+        if output._retains_grad:
+            _accumulate(output, grad_out)
     input_grads = fn.backward(grad_out)
     if not isinstance(input_grads, (tuple, list)):
         input_grads = (input_grads,)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
@@ -79,10 +80,14 @@ class Function:
       input, shaped like that input. ``grad_out`` is read-only: never modify it in place.
 
     Attributes:
+        saves_output: class flag: backward reads the forward output, so changing the output in
+            place before backward is an error (the engine checks the output's version).
         inputs: the input tensors (empty once the graph is freed).
         needs_input_grad: per input, whether a gradient is wanted; backward may skip the others.
         requires_grad: whether this node is recorded in a graph at all.
     """
+
+    saves_output = False
 
     def __init__(self) -> None:
         self.inputs: tuple = ()
@@ -91,7 +96,7 @@ class Function:
         self.saved: tuple = ()
         self.freed = False
         self.created_at: Optional[str] = None
-        self.retained_output: Any = None  # weakref to the output tensor after retain_grad()
+        self.output: Any = None  # weakref to the output tensor (its version and retain_grad)
         self.input_versions: tuple = ()  # inputs' in-place versions when the node was recorded
 
     @property
@@ -134,7 +139,9 @@ class Function:
         if record:
             fn.inputs = inputs
             fn.input_versions = tuple(t._version for t in inputs)
-            return _make_tensor(out, fn)
+            result = _make_tensor(out, fn)
+            fn.output = weakref.ref(result)
+            return result
         fn.saved = ()
         return _make_tensor(out, None)
 

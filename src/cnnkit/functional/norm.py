@@ -66,11 +66,12 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         mean, var = stats[0].reshape(-1), stats[1].reshape(-1) * (count / (count - 1))
         with no_grad():
             if num_batches_tracked is not None:
-                num_batches_tracked.data = num_batches_tracked.data + 1
+                num_batches_tracked.data[...] += 1
             factor = (1.0 / float(num_batches_tracked.item())) if momentum is None and num_batches_tracked is not None \
                 else (0.1 if momentum is None else momentum)
-            running_mean.data = ((1 - factor) * running_mean.data + factor * mean).astype(running_mean.dtype)
-            running_var.data = ((1 - factor) * running_var.data + factor * var).astype(running_var.dtype)
+            # In place, so state_dict() views taken earlier see the same statistics as the weights.
+            for buffer, batch in ((running_mean, mean), (running_var, var)):
+                np.copyto(buffer.data, (1 - factor) * buffer.data + factor * batch, casting="unsafe")
     return out
 
 

@@ -28,6 +28,19 @@ def _delete_and_renumber(container: Module, idx: Union[int, slice], what: str, r
             container._modules[str(i)] = module
 
 
+def _insert(container: Module, index: int, module: Module) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{type(container).__name__}.insert: expected a Module, got {type(module).__name__}")
+    items = list(container._modules.values())
+    length = len(items)
+    if not -length <= index <= length:
+        raise IndexError(f"{type(container).__name__}.insert: index {index} is out of range for {length} modules")
+    items.insert(index, module)  # a negative index counts from the end, as list.insert does
+    container._modules.clear()
+    for i, m in enumerate(items):
+        container.add_module(str(i), m)
+
+
 class Sequential(Module):
     """Modules applied one after another.
 
@@ -82,6 +95,17 @@ class Sequential(Module):
             self.append(m)
         return self
 
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Insert ``module`` before position ``index`` (keys are renumbered)."""
+        _insert(self, index, module)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
+
     def forward(self, x: Any) -> Any:
         modules = list(self._modules.values())
         trace: list = []
@@ -134,6 +158,16 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``."""
+        _insert(self, index, module)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList holds modules; iterate over it in your forward()")

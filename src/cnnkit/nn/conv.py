@@ -47,29 +47,32 @@ class _ConvNd(Module):
         self.out_channels, self.groups = int(out_channels), groups
         self.padding_mode, self.strict = padding_mode, strict
         self._dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-        self.register_parameter("weight", None)
+        # Lazy layers hold an (out, 0, *kernel) placeholder, filled in place at the first call.
+        self.weight = Parameter(np.zeros((self.out_channels, (self.in_channels or 0) // groups,
+                                          *self.kernel_size), self._dtype))
         if bias:
             self.bias = Parameter(np.zeros(self.out_channels, self._dtype))
         else:
             self.register_parameter("bias", None)
-        if self.in_channels is not None:
-            self._materialize(self.in_channels)
+        self.reset_parameters()
 
     def _materialize(self, in_channels: int) -> None:
         if in_channels % self.groups:
             raise ValueError(f"{type(self).__name__}: the input has {in_channels} channels, not divisible "
                              f"by groups ({self.groups})")
         self.in_channels = in_channels
-        shape = (self.out_channels, in_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(np.zeros(shape, self._dtype))
-        self._parameters.move_to_end("weight", last=False)
+        self.weight.data = np.zeros((self.out_channels, in_channels // self.groups, *self.kernel_size), self._dtype)
         self.reset_parameters()
+
+    def _lazy_load(self, prefix: str, state_dict: Any) -> None:
+        key = prefix + "weight"
+        if self.in_channels is None and key in state_dict:
+            self._materialize(int(np.shape(getattr(state_dict[key], "data", state_dict[key]))[1]) * self.groups)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=√5) weights, bias ~ U(±1/√fan_in)."""
-        if self.weight is None:
-            return
-        init.default_layer_init_(self.weight, self.bias)
+        if self.in_channels is not None:
+            init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         nd = self._nd
@@ -77,7 +80,7 @@ class _ConvNd(Module):
             raise ValueError(f"{self!r} expects a {nd + 2}-D input (N, C, *spatial) or {nd + 1}-D unbatched, "
                              f"got shape {x.shape}")
         channels = x.shape[-nd - 1]
-        if self.weight is None:
+        if self.in_channels is None:
             self._materialize(channels)
         elif channels != self.in_channels:
             raise ValueError(

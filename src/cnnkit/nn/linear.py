@@ -44,30 +44,32 @@ class Linear(Module):
         self.in_features = None if in_features is None else int(in_features)
         self.out_features = int(out_features)
         self._dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+        # A lazy layer holds a (out_features, 0) placeholder that is filled in place at the first
+        # call, so parameter lists taken before then (e.g. by an optimizer) stay valid.
+        self.weight = Parameter(np.zeros((self.out_features, self.in_features or 0), self._dtype))
         if bias:
             self.bias = Parameter(np.zeros(self.out_features, self._dtype))
         else:
             self.register_parameter("bias", None)
-        if self.in_features is None:
-            self.register_parameter("weight", None)
-        else:
-            self._materialize(self.in_features)
+        self.reset_parameters()
 
     def _materialize(self, in_features: int) -> None:
         self.in_features = in_features
-        self.weight = Parameter(np.zeros((self.out_features, in_features), self._dtype))
-        # Keep "weight" before "bias" in the registry, as PyTorch orders them.
-        self._parameters.move_to_end("weight", last=False)
+        self.weight.data = np.zeros((self.out_features, in_features), self._dtype)
         self.reset_parameters()
+
+    def _lazy_load(self, prefix: str, state_dict: Any) -> None:
+        key = prefix + "weight"
+        if self.in_features is None and key in state_dict:
+            self._materialize(int(np.shape(getattr(state_dict[key], "data", state_dict[key]))[1]))
 
     def reset_parameters(self) -> None:
         """Re-draw the parameters with PyTorch's default initialisation."""
-        if self.weight is None:
-            return
-        init.default_layer_init_(self.weight, self.bias)
+        if self.in_features is not None:
+            init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.weight is None:
+        if self.in_features is None:
             if x.ndim < 1:
                 raise ValueError("Linear (lazy): the input needs at least one dimension")
             self._materialize(x.shape[-1])

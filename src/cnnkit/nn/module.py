@@ -102,7 +102,12 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} to buffer '{name}': assign a Tensor or None")
             buffers[name] = value
-        elif modules is not None and name in modules and value is None:
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' of "
+                    f"{type(self).__name__}: assign a cnnkit.nn.Module or None"
+                )
             modules[name] = None
         else:
             object.__setattr__(self, name, value)
@@ -227,9 +232,11 @@ class Module:
 
     # ------------------------------------------------------------------------ modes, grads
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (dropout active, batch statistics) on this module and descendants."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        """Set training mode (dropout active, batch statistics) on this module and, through their
+        own ``train``, on its children (so a child may override it, e.g. to keep BN frozen)."""
+        object.__setattr__(self, "training", bool(mode))
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -294,6 +301,8 @@ class Module:
         Raises:
             RuntimeError: listing every missing key, unexpected key and size mismatch by name.
         """
+        for module_prefix, module in self.named_modules():
+            module._lazy_load(f"{module_prefix}." if module_prefix else "", state_dict)
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -327,6 +336,9 @@ class Module:
             else:
                 target.data = value.astype(target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
+
+    def _lazy_load(self, prefix: str, state_dict: Any) -> None:
+        """Lazy layers override this to take their sizes from a checkpoint before loading it."""
 
     # ------------------------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -28,33 +28,45 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self._dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-        for pname in ("weight", "bias"):
-            self.register_parameter(pname, None)
-        for bname in ("running_mean", "running_var", "num_batches_tracked"):
-            self.register_buffer(bname, None)
-        if num_features is not None:
-            self._materialize(num_features)
+        # Lazy layers hold empty placeholders, filled in place at the first call.
+        size = num_features or 0
+        if affine:
+            self.weight = Parameter(np.ones(size, self._dtype))
+            self.bias = Parameter(np.zeros(size, self._dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(size, self._dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(size, self._dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), np.int64)))
+        else:
+            for bname in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(bname, None)
 
     def _materialize(self, num_features: int) -> None:
         self.num_features = num_features
-        if self.affine:
-            self.weight = Parameter(np.ones(num_features, self._dtype))
-            self.bias = Parameter(np.zeros(num_features, self._dtype))
-        if self.track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, self._dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, self._dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), np.int64)))
+        for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            tensor = getattr(self, name)
+            if tensor is not None:
+                tensor.data = np.full(num_features, fill, self._dtype)
+
+    def _lazy_load(self, prefix: str, state_dict: Any) -> None:
+        for name in ("running_mean", "weight"):
+            key = prefix + name
+            if self.num_features is None and key in state_dict:
+                self._materialize(int(np.shape(getattr(state_dict[key], "data", state_dict[key]))[0]))
 
     def reset_running_stats(self) -> None:
-        if self.track_running_stats and self.running_mean is not None:
+        if self.track_running_stats:
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
-            self.num_batches_tracked.data = np.zeros((), np.int64)
+            self.num_batches_tracked.data[...] = 0
 
     def reset_parameters(self) -> None:
         """Zero the running statistics, γ = 1, β = 0 (PyTorch's defaults)."""
         self.reset_running_stats()
-        if self.affine and self.weight is not None:
+        if self.affine:
             self.weight.data[...] = 1
             self.bias.data[...] = 0
 
@@ -176,6 +188,12 @@ class GroupNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """γ = 1, β = 0 (PyTorch's default)."""
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:

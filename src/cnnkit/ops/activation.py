@@ -134,6 +134,8 @@ class Mish(Function):
 
 
 class Softmax(Function):
+    saves_output = True
+
     def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
         self.axis = axis
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -147,6 +149,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    saves_output = True
+
     def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
         self.axis = axis
         shifted = x - np.max(x, axis=axis, keepdims=True)

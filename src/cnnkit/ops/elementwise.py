@@ -55,6 +55,8 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
+    saves_output = True
+
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self._shapes(a, b)
         out = a / b
@@ -145,6 +147,8 @@ class Minimum(_Extremum):
 
 class Where(_Binary):
     """``condition ? a : b``; the boolean condition is an option, not a differentiable input."""
+    saves_output = True
+
 
     def forward(self, a: np.ndarray, b: np.ndarray, condition: np.ndarray) -> np.ndarray:
         self._shapes(a, b)

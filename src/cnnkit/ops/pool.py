@@ -108,6 +108,8 @@ def window_counts(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple, 
     With ``count_include_pad`` the padding cells count but the ceil-mode overhang past the
     padding does not; without it only real input cells count.
     """
+    saves_output = True
+
     ones = np.ones((1, 1) + tuple(spatial))
     sym = tuple((lo, lo) for lo, _ in padding)  # the declared (symmetric) padding
     mask = K.pad(ones, ((0, 0), (0, 0)) + sym, value=1.0 if count_include_pad else 0.0)

@@ -22,6 +22,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    saves_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.exp(a)
         self.save_for_backward(out)
@@ -43,6 +45,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             out = np.sqrt(a)
@@ -64,6 +68,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    saves_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.tanh(a)
         self.save_for_backward(out)
@@ -89,6 +95,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    saves_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.maximum(a, 0)
         self.save_for_backward(out)
@@ -122,6 +130,8 @@ class Clamp(Function):
 
 class Cast(Function):
     """Change dtype; the gradient is cast back to the input's dtype."""
+    saves_output = True
+
 
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         self.in_dtype = a.dtype

@@ -10,6 +10,7 @@ All references compute in float64 and return float64 arrays (or Python floats).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from typing import Optional, Sequence
@@ -669,3 +670,65 @@ def assert_forward(got, want, dtype) -> None:
     else:
         scale = float(np.abs(want).max()) if want.size else 1.0
         np.testing.assert_allclose(got.astype(np.float64), want, rtol=RTOL32, atol=RTOL32 * max(scale, 1e-3))
+
+
+# ----------------------------------------------------------------------------- PyTorch signatures
+
+LEGACY_TORCH_PARAMS = {"size_average", "reduce", "inplace", "_stacklevel", "dtype"}
+
+# PyTorch functions implemented in C have no introspectable signature: their documented ones.
+DOCUMENTED_TORCH_SIGNATURES = {
+    "conv1d": ["input", "weight", ("bias", None), ("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)],
+    "conv2d": ["input", "weight", ("bias", None), ("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)],
+    "conv3d": ["input", "weight", ("bias", None), ("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)],
+    "avg_pool1d": ["input", "kernel_size", ("stride", None), ("padding", 0), ("ceil_mode", False),
+                   ("count_include_pad", True)],
+    "avg_pool2d": ["input", "kernel_size", ("stride", None), ("padding", 0), ("ceil_mode", False),
+                   ("count_include_pad", True), ("divisor_override", None)],
+    "avg_pool3d": ["input", "kernel_size", ("stride", None), ("padding", 0), ("ceil_mode", False),
+                   ("count_include_pad", True), ("divisor_override", None)],
+    "adaptive_avg_pool1d": ["input", "output_size"],
+    "gelu": ["input", ("approximate", "none")],
+    "softplus": ["input", ("beta", 1.0), ("threshold", 20.0)],
+    "prelu": ["input", "weight"],
+    "sigmoid": ["input"],
+    "tanh": ["input"],
+}
+
+
+def torch_signature(torch, name):
+    """``[(parameter, default)]`` of ``torch.nn.functional.<name>`` without legacy arguments
+    (``inspect.Parameter.empty`` for required ones)."""
+    functional = torch.nn.functional
+    for candidate in (name + "_with_indices", name):
+        fn = getattr(functional, candidate, None)
+        if fn is None:
+            continue
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue
+        if list(sig.parameters) in (["args", "kwargs"], ["input"]) and name in DOCUMENTED_TORCH_SIGNATURES:
+            break
+        if list(sig.parameters) == ["args", "kwargs"]:
+            continue
+        return [(k, p.default) for k, p in sig.parameters.items() if k not in LEGACY_TORCH_PARAMS]
+    doc = DOCUMENTED_TORCH_SIGNATURES[name]
+    return [(p, inspect.Parameter.empty) if isinstance(p, str) else p for p in doc]
+
+
+def signature_mismatches(ours, torch_params) -> list:
+    """Differences between a callable's signature and PyTorch's: missing parameters, other defaults,
+    other order. Extra parameters of ours (e.g. ``generator``) are allowed."""
+    params = inspect.signature(ours).parameters
+    problems = []
+    for name, default in torch_params:
+        if name not in params:
+            problems.append(f"missing parameter {name!r}")
+        elif params[name].default != default and not (default is None and name == "value"):
+            problems.append(f"{name!r} defaults to {params[name].default!r}, PyTorch {default!r}")
+    shared_torch = [n for n, _ in torch_params if n in params]
+    shared_ours = [n for n in params if n in shared_torch]
+    if shared_torch != shared_ours:
+        problems.append(f"order {shared_ours} != PyTorch {shared_torch}")
+    return problems

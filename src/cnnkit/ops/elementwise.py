@@ -73,6 +73,8 @@ class Div(_Binary):
 class Pow(_Binary):
     """``a ** b`` with a tensor exponent (a scalar exponent uses :class:`PowScalar`)."""
 
+    saves_output = True
+
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self._shapes(a, b)
         out = np.power(a, b)
@@ -147,7 +149,6 @@ class Minimum(_Extremum):
 
 class Where(_Binary):
     """``condition ? a : b``; the boolean condition is an option, not a differentiable input."""
-    saves_output = True
 
 
     def forward(self, a: np.ndarray, b: np.ndarray, condition: np.ndarray) -> np.ndarray:

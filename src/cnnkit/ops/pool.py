@@ -26,6 +26,8 @@ class MaxPoolNd(Function):
     PyTorch), so forward stores nothing but the padded input and output.
     """
 
+    saves_output = True
+
     def forward(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                 out_shape: tuple) -> np.ndarray:
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -108,7 +110,6 @@ def window_counts(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple, 
     With ``count_include_pad`` the padding cells count but the ceil-mode overhang past the
     padding does not; without it only real input cells count.
     """
-    saves_output = True
 
     ones = np.ones((1, 1) + tuple(spatial))
     sym = tuple((lo, lo) for lo, _ in padding)  # the declared (symmetric) padding

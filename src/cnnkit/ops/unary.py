@@ -83,6 +83,8 @@ class Tanh(Function):
 class Sigmoid(Function):
     """σ(x) = 1 / (1 + e^(−x)), computed without overflow for large |x|; σ' = σ(1 − σ)."""
 
+    saves_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         e = np.exp(-np.abs(a))
         out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
@@ -130,8 +132,6 @@ class Clamp(Function):
 
 class Cast(Function):
     """Change dtype; the gradient is cast back to the input's dtype."""
-    saves_output = True
-
 
     def forward(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         self.in_dtype = a.dtype

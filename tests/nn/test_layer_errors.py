@@ -6,6 +6,7 @@ with strict=True / cnnkit.set_strict_shapes(True)).
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 
@@ -281,16 +282,16 @@ def test_layernorm_wrong_trailing_dims():
 
 # ------------------------------------------------------------------ dropout, activations
 @pytest.mark.parametrize("cls", [nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d])
-@pytest.mark.parametrize("p", [-0.1, 1.5, "0.5"])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "0.5"])
 def test_dropout_p_outside_unit_interval(cls, p):
-    with pytest.raises(ValueError, match=rf"^{cls.__name__}: dropout probability p must be in \[0, 1\], got "):
+    # The issue asks for p in [0, 1): p = 1 would drop everything and 1/(1 − p) is undefined.
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: dropout probability p must be in \[0, 1\), got "):
         cls(p)
 
 
-@pytest.mark.parametrize("p", [0.0, 1.0])
-def test_dropout_p_edges_allowed(p):
-    out = nn.Dropout(p)(cnnkit.ones(10)).numpy()
-    assert np.all(out == (1.0 if p == 0 else 0.0))
+def test_dropout_p_zero_is_identity():
+    out = nn.Dropout(0.0)(cnnkit.ones(10)).numpy()
+    assert np.all(out == 1.0)
 
 
 def test_dropout2d_needs_channels():
@@ -411,7 +412,8 @@ def test_size_rule_strict_layer_raises():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=SIZE_RULE + r", so the last 1 row\(s\)/column\(s\) are ignored\. Use "
-                                           r"padding=1 or stride=2 to fit exactly\."):
+                                           r"padding=1, stride=2, padding='same' or an input 1 smaller \(or 2 "
+                                           r"larger\) to fit exactly\."):
             conv(z(1, 1, 7, 7))
     with pytest.raises(ValueError, match=r"MaxPool2d.*\(7 − 2 \+ 2·0\) / 2 \+ 1 = 3\.50"):
         nn.MaxPool2d(2, strict=True)(z(1, 1, 7, 7))
@@ -458,7 +460,9 @@ def test_size_rule_pool_ceil_mode_is_silent(cls):
 
 
 def _suggested(message):
-    return re.search(r"Use (.*) to fit exactly", message).group(1).split(" or ")
+    """The keyword fixes (``name=value``) of a size-rule message; the input-size fix is separate."""
+    text = re.search(r"Use (.*) to fit exactly", message).group(1)
+    return [f for f in re.split(r", | or ", text) if "=" in f]
 
 
 FIXABLE = [
@@ -479,4 +483,9 @@ def test_size_rule_suggested_fixes_work(name, make, shape):
         key, value = fix.split("=")
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            make(**{key: int(value)})(z(*shape))  # accepted, and fits exactly
+            make(**{key: ast.literal_eval(value)})(z(*shape))  # accepted, and fits exactly
+    smaller = int(re.search(r"an input (\d+) smaller", str(record[0].message)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make()(z(*shape[:-2], *(n - smaller for n in shape[-2:])) if len(shape) == 4
+               else z(*shape[:-1], shape[-1] - smaller))

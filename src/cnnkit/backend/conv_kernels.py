@@ -120,21 +120,34 @@ def col2im(dcols: np.ndarray, padded_shape: Sequence[int], kernel: Sequence[int]
 
 
 def unpad(grad: np.ndarray, widths: Sequence[tuple], mode: str = "zeros") -> np.ndarray:
-    """Adjoint of :func:`pad`: fold the gradient of padded cells back onto their sources."""
+    """Adjoint of :func:`pad`: fold the gradient of padded cells back onto their sources.
+
+    Per padded axis: the inner part is the core, and each border is added, flipped (reflect),
+    summed (replicate) or as is (circular), onto the cells it copied: slice-adds, no scatter.
+    Widths must satisfy the mode's limits (below the length for reflect, at most it otherwise).
+    """
     if not any(lo or hi for lo, hi in widths):
         return grad
     np_mode = _NP_PAD_MODES[mode]
     for axis, (lo, hi) in enumerate(widths):
         if not (lo or hi):
             continue
-        size = grad.shape[axis] - lo - hi
+        g = np.moveaxis(grad, axis, -1)
+        size = g.shape[-1] - lo - hi
+        core = g[..., lo:lo + size]
         if np_mode == "constant":
-            grad = grad[(slice(None),) * axis + (slice(lo, lo + size),)]
+            grad = np.moveaxis(core, -1, axis)
             continue
-        # Which source cell each padded cell copies, then sum the gradients per source cell.
-        source = np.pad(np.arange(size), (lo, hi), mode=np_mode)
-        moved = np.moveaxis(grad, axis, -1)
-        folded = np.zeros(moved.shape[:-1] + (size,), dtype=grad.dtype)
-        np.add.at(folded, (Ellipsis, source), moved)
-        grad = np.moveaxis(folded, -1, axis)
+        core = core.copy()
+        left, right = g[..., :lo], g[..., lo + size:]
+        if np_mode == "reflect":  # padded cell lo − j copies x[j]; right cell size+j copies x[size−2−j]
+            core[..., 1:lo + 1] += left[..., ::-1]
+            core[..., size - 1 - hi:size - 1] += right[..., ::-1]
+        elif np_mode == "edge":
+            core[..., :1] += left.sum(axis=-1, keepdims=True)
+            core[..., size - 1:] += right.sum(axis=-1, keepdims=True)
+        else:  # wrap: left copies the last lo cells, right the first hi cells
+            core[..., size - lo:] += left
+            core[..., :hi] += right
+        grad = np.moveaxis(core, -1, axis)
     return grad

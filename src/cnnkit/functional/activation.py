@@ -7,12 +7,14 @@ differentiable ops, so their parameter gradients come from the graph.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import numpy as np
 
 from cnnkit import random as _random
 from cnnkit._dims import normalize_dim
+from cnnkit.autograd.function import user_stacklevel
 from cnnkit.functional.basic import where
 from cnnkit.ops import activation as A
 from cnnkit.tensor import Tensor
@@ -111,9 +113,12 @@ def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if a_t.ndim != 2 or a_t.shape != b_t.shape:
         raise ValueError(f"apl: a and b must both have shape (hinges, channels), got {a_t.shape} and {b_t.shape}")
     hinges, channels = a_t.shape
-    if channels not in (1, x.shape[1] if x.ndim >= 2 else 1):
-        raise ValueError(f"apl: parameters have {channels} channels but the input {x.shape} has {x.shape[1]}")
-    shape = (hinges, 1, channels) + (1,) * max(x.ndim - 2, 0)
+    if x.ndim < 1:
+        raise ValueError("apl: the input needs at least one dimension (the channels)")
+    have = x.shape[1] if x.ndim >= 2 else x.shape[0]  # a 1-D input is one sample's channels
+    if channels not in (1, have):
+        raise ValueError(f"apl: parameters have {channels} channels but the input {x.shape} has {have}")
+    shape = (hinges, 1, channels) + (1,) * (x.ndim - 2) if x.ndim >= 2 else (hinges, channels)
     hinge = (b_t.reshape(shape) - x.unsqueeze(0)).relu()
     return x.relu() + (a_t.reshape(shape) * hinge).sum(dim=0)
 
@@ -137,6 +142,15 @@ def bent_identity(input: Tensor) -> Tensor:
     return ((x * x + 1).sqrt() - 1) * 0.5 + x
 
 
+def _softmax_dim(x: Tensor, dim: Optional[int], what: str) -> int:
+    if dim is not None:
+        return normalize_dim(dim, x.ndim)
+    implicit = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's (deprecated) implicit choice
+    warnings.warn(f"{what}: no dim given, so dim={implicit} is used as in PyTorch for a {x.ndim}-D input; "
+                  "pass dim explicitly (dim=1 for (N, C) logits).", UserWarning, stacklevel=user_stacklevel())
+    return implicit
+
+
 def softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
     """``exp(x_i) / Σ_j exp(x_j)`` along ``dim`` (computed stably).
 
@@ -146,15 +160,13 @@ def softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
         [[0.5, 0.5]]
     """
     x = _t(input)
-    axis = normalize_dim(-1 if dim is None else dim, x.ndim)
-    return A.Softmax.apply(x, axis=axis)
+    return A.Softmax.apply(x, axis=_softmax_dim(x, dim, "softmax"))
 
 
 def log_softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
     """``x_i − log Σ_j exp(x_j)`` along ``dim``, without overflow."""
     x = _t(input)
-    axis = normalize_dim(-1 if dim is None else dim, x.ndim)
-    return A.LogSoftmax.apply(x, axis=axis)
+    return A.LogSoftmax.apply(x, axis=_softmax_dim(x, dim, "log_softmax"))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -170,10 +182,12 @@ def silu(input: Tensor) -> Tensor:
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """Clamp to ``[min_val, max_val]``."""
+    """Clamp to ``[min_val, max_val]``; the gradient is 1 strictly inside and 0 at and beyond the bounds."""
+    from cnnkit.ops.unary import Clamp
+
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return _t(input).clamp(min_val, max_val)
+    return Clamp.apply(_t(input), min=min_val, max=max_val, strict=True)
 
 
 def mish(input: Tensor) -> Tensor:

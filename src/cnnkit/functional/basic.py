@@ -164,6 +164,27 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -
     return S.Stack.apply(*items, axis=normalize_dim(dim, items[0].ndim + 1))
 
 
+def check_pad_widths(shape: tuple, pairs: Sequence[tuple], mode: str, what: str) -> None:
+    """Validate ``(before, after)`` widths per axis for a padding mode (shared by pad and conv).
+
+    Reflection needs widths below the axis length (the edge is not repeated); replicate and
+    circular need widths at most the length; only constant mode may crop (negative widths).
+    """
+    for axis, (lo, hi) in enumerate(pairs):
+        if shape[axis] + lo + hi < 0:
+            raise ValueError(f"{what}: widths {(lo, hi)} would leave dim {axis} of size {shape[axis]} negative")
+        if mode in ("constant", "zeros"):
+            continue
+        if min(lo, hi) < 0:
+            raise ValueError(f"{what}: negative widths only crop in constant mode, got {(lo, hi)} with mode {mode!r}")
+        limit = shape[axis] - 1 if mode == "reflect" else shape[axis]
+        if max(lo, hi) > limit:
+            raise ValueError(
+                f"{what}: {mode} padding of {max(lo, hi)} needs dim {axis} to have more than "
+                f"{max(lo, hi) - (mode != 'reflect')} elements, but it has {shape[axis]}"
+            )
+
+
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """Pad (or, in constant mode, crop with negative widths) the last ``len(pad) // 2`` dimensions.
 
@@ -198,17 +219,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     pairs = [(0, 0)] * x.ndim
     for k in range(len(widths) // 2):
         pairs[x.ndim - 1 - k] = (widths[2 * k], widths[2 * k + 1])
-    for axis, (lo, hi) in enumerate(pairs):
-        if x.shape[axis] + lo + hi < 0:
-            raise ValueError(f"pad: widths {(lo, hi)} would leave dim {axis} of size {x.shape[axis]} negative")
-        if mode != "constant" and min(lo, hi) < 0:
-            raise ValueError(f"pad: negative widths only crop in constant mode, got {(lo, hi)} with mode {mode!r}")
-        limit = x.shape[axis] - 1 if mode == "reflect" else x.shape[axis]
-        if mode != "constant" and max(lo, hi) > limit:
-            raise ValueError(
-                f"pad: {mode} padding of {max(lo, hi)} needs dim {axis} to have more than "
-                f"{max(lo, hi) - (mode != 'reflect')} elements, but it has {x.shape[axis]}"
-            )
+    check_pad_widths(x.shape, pairs, mode, "pad")
     if mode != "constant":
         return PadMode.apply(x, widths=tuple(pairs), mode=mode)
     return S.Pad.apply(x, widths=tuple(pairs), value=value)
@@ -238,7 +249,10 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """
     from cnnkit.ops.linalg import Linear
 
+    from cnnkit.functional.conv import check_same_float_dtype
+
     x, w = _tensor(input), _tensor(weight)
+    check_same_float_dtype(x, w, "linear")
     if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise ValueError(
             f"linear: input {x.shape} and weight {w.shape} do not fit: weight must be "

@@ -27,6 +27,8 @@ def batched(input: Any, nd: int, what: str) -> tuple:
     Raises a clear error unless the input has ``nd + 2`` (or ``nd + 1``) dimensions.
     """
     x = input if isinstance(input, Tensor) else Tensor(input)
+    if x.ndim < 1:
+        raise ValueError(f"{what}: expected a {nd + 2}-D input, got a scalar")
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = x.unsqueeze(0)
@@ -35,6 +37,15 @@ def batched(input: Any, nd: int, what: str) -> tuple:
         raise ValueError(f"{what}: expected a {nd + 2}-D input {layout} (or {nd + 1}-D unbatched), "
                          f"got shape {x.shape}")
     return x, unbatched
+
+
+def check_same_float_dtype(x: Tensor, w: Tensor, what: str) -> None:
+    """Refuse a float input whose dtype differs from the weights' (PyTorch raises too), with the fix."""
+    if x.dtype.kind == "f" and w.dtype.kind == "f" and x.dtype != w.dtype:
+        raise TypeError(
+            f"{what}: the input is {x.dtype} but the weights are {w.dtype}. Convert one of them: "
+            f"x.to({str(w.dtype)!r}) (e.g. .float()), or the layer with .to({str(x.dtype)!r}) (e.g. .double())."
+        )
 
 
 def resolve_padding(padding: Any, spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple,
@@ -75,6 +86,7 @@ def conv_nd(nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stri
             f"{w.shape[1] * groups} (in_channels/groups = {w.shape[1]}, groups = {groups}). Check "
             f"in_channels, or the layer before this one."
         )
+    check_same_float_dtype(x, w, what)
     kernel = w.shape[2:]
     stride_t = ntuple(stride, nd, "stride", what)
     dilation_t = ntuple(dilation, nd, "dilation", what)
@@ -90,7 +102,11 @@ def conv_nd(nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stri
         raise ValueError(f"{what}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
                          f"got {padding_mode!r}")
     if padding_mode != "zeros" and any(lo or hi for lo, hi in pads):
-        x = PadMode.apply(x, widths=((0, 0), (0, 0)) + pads, mode=padding_mode)
+        from cnnkit.functional.basic import check_pad_widths
+
+        widths = ((0, 0), (0, 0)) + pads
+        check_pad_widths(x.shape, widths, padding_mode, f"{what} (padding_mode={padding_mode!r})")
+        x = PadMode.apply(x, widths=widths, mode=padding_mode)
         pads = tuple((0, 0) for _ in pads)
     args = (x, w) if bias is None else (x, w, bias if isinstance(bias, Tensor) else Tensor(bias))
     if bias is not None and args[2].shape != (c_out,):

@@ -118,6 +118,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     classes = rows.shape[1]
     w = _weight(weight, classes, what)
     if t.dtype.kind in "fc":
+        if t.shape != x.shape and t.shape == row_shape:
+            raise TypeError(
+                f"{what}: the target has shape {t.shape} like class indices, but dtype {t.dtype}. A float "
+                f"target means class probabilities (shape {x.shape}); for class indices use an integer "
+                "tensor: cnnkit.tensor(labels, dtype='int64') or target.long()."
+            )
         _same_shape(x, t, what)
         target_rows, _ = _rows(t, what)
         out = L.CrossEntropyProbs.apply(rows, target_rows, weight=w, label_smoothing=label_smoothing,

@@ -101,8 +101,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
 
 
 def _check_p(p: float, what: str) -> None:
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{what}: dropout probability p must be in [0, 1], got {p!r}")
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise ValueError(f"{what}: dropout probability p must be in [0, 1), got {p!r} "
+                         "(p = 1 would drop everything and the 1/(1 − p) scale is undefined)")
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
@@ -121,7 +122,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0:
         return x
     keep = _random.resolve(generator).random(x.shape) >= p
-    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    scale = 1.0 / (1.0 - p)
     return MaskScale.apply(x, mask=(keep * scale).astype(x.dtype))
 
 
@@ -135,7 +136,7 @@ def dropout_channels(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0:
         return x
     keep = _random.resolve(generator).random(x.shape[:2] + (1,) * (x.ndim - 2)) >= p
-    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    scale = 1.0 / (1.0 - p)
     return MaskScale.apply(x, mask=(keep * scale).astype(x.dtype))
 
 

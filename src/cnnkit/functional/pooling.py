@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Optional
 
 import numpy as np
@@ -212,12 +213,19 @@ def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = N
     return lp_pool_nd(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
-def adaptive_pool_nd(nd: int, input: Any, output_size: Any, mode: str, what: str) -> Tensor:
+def _adaptive_windows(n: int, o: int) -> list:
+    """PyTorch's adaptive windows along one axis: ``[floor(i·n/o), ceil((i+1)·n/o))``."""
+    return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
+
+
+def adaptive_pool_nd(nd: int, input: Any, output_size: Any, mode: str, what: str,
+                     return_indices: bool = False) -> Any:
     """Pool to a fixed output size with PyTorch's windows: ``[floor(i·In/Out), ceil((i+1)·In/Out))``.
 
     When every input size is a multiple of its output size this is plain pooling with kernel =
-    stride = In/Out (fast path); otherwise it pools one axis at a time (windows are rectangles,
-    so the mean of means and the max of maxes are exact).
+    stride = In/Out (fast path); otherwise it pools one axis at a time, last axis first (windows
+    are rectangles, so a mean of means is exact, and a max over the last axis then the previous
+    ones picks the row-major first maximum, the element PyTorch's gradient goes to).
     """
     x, unbatched = batched(input, nd, what)
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
@@ -230,21 +238,39 @@ def adaptive_pool_nd(nd: int, input: Any, output_size: Any, mode: str, what: str
     if all(n % o == 0 for n, o in zip(spatial, target)):
         kernel = tuple(n // o for n, o in zip(spatial, target))
         if mode == "max":
-            out = max_pool_nd(nd, x, kernel, kernel, what=what)
-        else:
-            out = avg_pool_nd(nd, x, kernel, kernel, what=what)
-        return _finish(out, unbatched)
-    from cnnkit.functional.basic import stack
+            out = max_pool_nd(nd, x, kernel, kernel, return_indices=return_indices, what=what)
+            return (_finish(out[0], unbatched), _finish(out[1], unbatched)) if return_indices else _finish(out, unbatched)
+        return _finish(avg_pool_nd(nd, x, kernel, kernel, what=what), unbatched)
+    from cnnkit.functional.basic import cat
 
     out = x
-    for axis, (n, o) in enumerate(zip(spatial, target), start=2):
+    for axis in reversed(range(2, nd + 2)):
         pieces = []
-        for i in range(o):
-            start, end = (i * n) // o, -(-((i + 1) * n) // o)
+        for start, end in _adaptive_windows(spatial[axis - 2], target[axis - 2]):
             block = out[(slice(None),) * axis + (slice(start, end),)]
-            pieces.append(block.max(dim=axis) if mode == "max" else block.mean(dim=axis))
-        out = stack(pieces, dim=axis)
-    return _finish(out, unbatched)
+            if mode == "max":
+                window = tuple(end - start if a == axis else 1 for a in range(2, nd + 2))
+                pieces.append(max_pool_nd(nd, block, window, window, what=what))
+            else:
+                pieces.append(block.mean(dim=axis, keepdim=True))
+        out = cat(pieces, dim=axis)
+    out = _finish(out, unbatched)
+    if not return_indices:
+        return out
+    return out, _finish(Tensor(_adaptive_argmax(x.data, spatial, target)), unbatched)
+
+
+def _adaptive_argmax(x: np.ndarray, spatial: tuple, target: tuple) -> np.ndarray:
+    """Flat (per-plane) index of the first maximum of every adaptive window, as PyTorch returns."""
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    plane = np.arange(int(np.prod(spatial))).reshape(spatial)
+    out = np.zeros((n, c) + target, dtype=np.int64)
+    windows = [_adaptive_windows(size, o) for size, o in zip(spatial, target)]
+    for position in itertools.product(*(range(o) for o in target)):
+        cells = plane[tuple(slice(*windows[a][i]) for a, i in enumerate(position))].reshape(-1)
+        out[(slice(None), slice(None)) + position] = cells[np.argmax(flat[:, :, cells], axis=2)]
+    return out
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
@@ -268,19 +294,19 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     return adaptive_pool_nd(3, input, output_size, "avg", "adaptive_avg_pool3d")
 
 
-def adaptive_max_pool1d(input: Tensor, output_size: Any) -> Tensor:
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed length ``output_size``."""
-    return adaptive_pool_nd(1, input, output_size, "max", "adaptive_max_pool1d")
+    return adaptive_pool_nd(1, input, output_size, "max", "adaptive_max_pool1d", return_indices)
 
 
-def adaptive_max_pool2d(input: Tensor, output_size: Any) -> Tensor:
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed ``(H_out, W_out)`` (values only; ties share the gradient)."""
-    return adaptive_pool_nd(2, input, output_size, "max", "adaptive_max_pool2d")
+    return adaptive_pool_nd(2, input, output_size, "max", "adaptive_max_pool2d", return_indices)
 
 
-def adaptive_max_pool3d(input: Tensor, output_size: Any) -> Tensor:
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed ``(D_out, H_out, W_out)``."""
-    return adaptive_pool_nd(3, input, output_size, "max", "adaptive_max_pool3d")
+    return adaptive_pool_nd(3, input, output_size, "max", "adaptive_max_pool3d", return_indices)
 
 
 def channel_pool(input: Tensor, kernel_size: int, mode: str = "max") -> Tensor:

@@ -20,17 +20,23 @@ def _fmt(shape: tuple) -> str:
 
 
 def _features_for(prefix: list, channels: int, size: int, dtype: Any) -> Optional[int]:
+    from cnnkit.nn._fit import probing
     from cnnkit.tensor import Tensor
 
     x = Tensor(np.zeros((1, channels, size, size), dtype=dtype))
-    from cnnkit.nn._fit import probing
-
+    modes = [(m, m.training) for module in prefix for m in module.modules()]
     try:
+        # Eval mode: trial passes must not move BatchNorm statistics or consume dropout randomness.
+        for m, _ in modes:
+            object.__setattr__(m, "training", False)
         with no_grad(), probing():
             for module in prefix:
                 x = module(x)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, TypeError):
         return None
+    finally:
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)
     return x.size if x.ndim else None
 
 
@@ -61,6 +67,8 @@ def explain(modules: list, index: int, trace: list, error: Exception) -> str:
         lines.append(f"  ({i}) {type(modules[i]).__name__:<12} input {_fmt(shape)}{marker}")
     model_input = trace[0]
     previous = index - 1
+    while previous > 0 and trace[previous] == trace[previous + 1]:
+        previous -= 1  # skip shape-preserving layers (Dropout, activations) between Flatten and Linear
     if (isinstance(failing, Linear) and failing.in_features and previous >= 0
             and isinstance(modules[previous], Flatten) and len(trace[previous]) == 4 and len(model_input) == 4):
         got = trace[index][-1]
@@ -68,7 +76,7 @@ def explain(modules: list, index: int, trace: list, error: Exception) -> str:
         lines.append("")
         lines.append(f"{failing._describe()} received {got} features (= {factors}) from Flatten.")
         size = _expected_image_size(modules[:index], model_input[1], failing.in_features, model_input[-1],
-                                    np.float32)
+                                    failing.weight.dtype)
         h, w = model_input[2], model_input[3]
         if size is not None and size != h:
             lines.append(f"This model was sized for {size}×{size} inputs, it got {h}×{w}: resize the images, "

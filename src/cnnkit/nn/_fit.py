@@ -42,6 +42,7 @@ def probing() -> Iterator[None]:
 
 
 def _suggest(size: int, extent: int, pad: int, stride: int, max_padding: Optional[int]) -> str:
+    """Fixes that make the windows tile: a padding, a stride, and the layer-specific option."""
     fixes = []
     for p in range(pad, pad + stride + 1):
         if max_padding is not None and p > max_padding:
@@ -49,11 +50,15 @@ def _suggest(size: int, extent: int, pad: int, stride: int, max_padding: Optiona
         if (size - extent + 2 * p) % stride == 0:
             fixes.append(f"padding={p}")
             break
-    for s in range(stride - 1, 0, -1):
+    for s in range(stride - 1, 1, -1):
         if (size - extent + 2 * pad) % s == 0:
             fixes.append(f"stride={s}")
             break
-    return " or ".join(fixes)
+    # Pooling can keep the partial last window; a convolution can pad to ceil(size / stride).
+    fixes.append("ceil_mode=True" if max_padding is not None else "padding='same'")
+    crop = (size - extent + 2 * pad) % stride
+    fixes.append(f"an input {crop} smaller (or {stride - crop} larger)")
+    return ", ".join(fixes[:-1]) + " or " + fixes[-1]
 
 
 def check_fit(layer: Any, spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,

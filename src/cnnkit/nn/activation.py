@@ -293,6 +293,9 @@ class GELU(_Elementwise):
 class SiLU(_Elementwise):
     """``x · σ(x)`` (swish)."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()  # ``inplace`` is accepted for PyTorch compatibility; cnnkit never mutates
+
     def _call(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
@@ -300,7 +303,7 @@ class SiLU(_Elementwise):
 class Hardtanh(_Elementwise):
     """Clamp to ``[min_val, max_val]`` (default [−1, 1])."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
@@ -315,6 +318,9 @@ class Hardtanh(_Elementwise):
 
 class Mish(_Elementwise):
     """``x · tanh(softplus(x))``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()  # ``inplace`` is accepted for PyTorch compatibility
 
     def _call(self, x: Tensor) -> Tensor:
         return F.mish(x)

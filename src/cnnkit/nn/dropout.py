@@ -10,8 +10,9 @@ from cnnkit.tensor import Tensor
 class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout probability p must be in [0, 1], got {p!r}")
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability p must be in [0, 1), got {p!r} "
+                             "(p = 1 would drop everything and the 1/(1 − p) scale is undefined)")
         self.p = float(p)
 
     def extra_repr(self) -> str:

@@ -206,24 +206,31 @@ class LPPool3d(_LPPoolNd):
 class _AdaptivePool(Module):
     _nd, _mode = 0, "avg"
 
-    def __init__(self, output_size: Any) -> None:
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
         super().__init__()
-        self.output_size = output_size
+        if return_indices and self._mode != "max":
+            raise ValueError(f"{type(self).__name__}: return_indices is only available for max pooling")
+        self.output_size, self.return_indices = output_size, return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
-        return P.adaptive_pool_nd(self._nd, x, self.output_size, self._mode, repr(self))
+    def forward(self, x: Tensor) -> Any:
+        return P.adaptive_pool_nd(self._nd, x, self.output_size, self._mode, repr(self), self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool1d(_AdaptivePool):
+class _AdaptiveAvg(_AdaptivePool):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__(output_size)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvg):
     """Average pooling to a fixed output length."""
 
     _nd, _mode = 1, "avg"
 
 
-class AdaptiveAvgPool2d(_AdaptivePool):
+class AdaptiveAvgPool2d(_AdaptiveAvg):
     """Average pooling to a fixed ``output_size`` whatever the input size (PyTorch's windows).
 
     Example:
@@ -235,7 +242,7 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     _nd, _mode = 2, "avg"
 
 
-class AdaptiveAvgPool3d(_AdaptivePool):
+class AdaptiveAvgPool3d(_AdaptiveAvg):
     """Average pooling to a fixed 3-D output size."""
 
     _nd, _mode = 3, "avg"
@@ -290,7 +297,9 @@ class GlobalMaxPool2d(_GlobalPool):
     """Maximum over all spatial positions: ``(N, C, H, W)`` → ``(N, C)`` (or keepdim)."""
 
     def _reduce(self, x: Tensor) -> Tensor:
-        return x.max(dim=(2, 3), keepdim=self.keepdim)
+        # A window covering the whole map: the gradient goes to one (the first) maximum, as PyTorch.
+        out = P.max_pool_nd(2, x, x.shape[2:], x.shape[2:], what=repr(self))
+        return out if self.keepdim else out.reshape(out.shape[:2])
 
 
 class ChannelPool(Module):

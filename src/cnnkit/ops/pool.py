@@ -43,8 +43,12 @@ class MaxPoolNd(Function):
     def _winners(self):
         """Yield ``(offset index, slices, mask)``: where each offset is its window's first maximum."""
         xp, best = self.saved
-        _, _, kernel, stride, _, dilation, out_shape = self.meta
+        x_shape, _, kernel, stride, padding, dilation, out_shape = self.meta
         has_nan = xp.dtype.kind == "f" and bool(np.isnan(best).any())
+        real = None
+        if any(lo or hi for lo, hi in padding) and xp.dtype.kind == "f" and bool(np.isneginf(best).any()):
+            # A window of real −inf values ties with its −inf padding; only real cells may win.
+            real = K.pad(np.ones(x_shape, dtype=bool), ((0, 0), (0, 0)) + padding, value=False)
         claimed = np.zeros(best.shape, dtype=bool)
         for k, offset in enumerate(_offsets(kernel)):
             slices = _offset_slices(offset, dilation, stride, out_shape)
@@ -52,6 +56,8 @@ class MaxPoolNd(Function):
             hit = view == best
             if has_nan:
                 hit |= np.isnan(view) & np.isnan(best)
+            if real is not None:
+                hit &= real[slices]
             hit &= ~claimed
             claimed |= hit
             yield k, slices, hit

@@ -109,9 +109,12 @@ class ReLU(Function):
 
 
 class Clamp(Function):
-    def forward(self, a: np.ndarray, min: Optional[float], max: Optional[float]) -> np.ndarray:
+    """Clamp to [min, max]; the gradient passes where ``min <= x <= max`` (``strict``: ``min < x < max``,
+    hardtanh's rule in PyTorch)."""
+
+    def forward(self, a: np.ndarray, min: Optional[float], max: Optional[float], strict: bool = False) -> np.ndarray:
         self.save_for_backward(a)
-        self.bounds = (min, max)
+        self.bounds, self.strict = (min, max), strict
         out = a
         if min is not None:
             out = np.maximum(out, np.asarray(min, dtype=a.dtype))
@@ -124,9 +127,9 @@ class Clamp(Function):
         low, high = self.bounds
         inside = np.ones(a.shape, dtype=bool)
         if low is not None:
-            inside &= a >= low
+            inside &= (a > low) if self.strict else (a >= low)
         if high is not None:
-            inside &= a <= high
+            inside &= (a < high) if self.strict else (a <= high)
         return (np.where(inside, grad_out, 0).astype(grad_out.dtype, copy=False),)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -54,6 +55,7 @@ def parity(torch, ck_fn, t_fn, arrays, seed=0, grad_tol=1e-4):
     t_out.backward(torch.tensor(g))
     for i, (c, t) in enumerate(zip(c_in, t_in)):
         assert c.grad is not None, f"no gradient for input {i}"
+        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
         assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= grad_tol, f"gradient of input {i}"
 
 
@@ -166,7 +168,15 @@ def test_extreme_inputs_parity(name, torch):
     parity(torch, fn, lambda x: t_fn(torch, x), [EXTREME])
 
 
-# ----------------------------------------------------------------------------- gradients at kinks (PyTorch's conventions)
+def test_selu_constants():
+    assert F.selu(ck(np.array([1.0]))).item() == pytest.approx(1.0507009873554805, rel=1e-15)
+    assert F.selu(ck(np.array([-1000.0]))).item() == pytest.approx(-1.0507009873554805 * 1.6732632423543772,
+                                                                   rel=1e-15)
+    assert F.selu(ck(np.array([-1.0]))).item() == pytest.approx(
+        1.0507009873554805 * 1.6732632423543772 * (math.exp(-1) - 1), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------- gradients at kinks (PyTorch's rules)
 
 KINKS = {
     "relu at 0": (F.relu, lambda T, x: T.nn.functional.relu(x), [0.0]),
@@ -178,12 +188,10 @@ KINKS = {
                               [2.0]),
     "hardtanh at ±1": (F.hardtanh, lambda T, x: T.nn.functional.hardtanh(x), [-1.0, 1.0]),
 }
-KINK_BUGS = {"hardtanh at ±1": "BUG: hardtanh gradient at min_val/max_val is 1 (clamp's rule); PyTorch gives 0"}
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KINK_BUGS[n]))
-                                  if n in KINK_BUGS else n for n in KINKS])
+@pytest.mark.parametrize("name", list(KINKS))
 def test_gradient_at_kinks_matches_torch(name, torch):
     fn, t_fn, points = KINKS[name]
     parity(torch, fn, lambda x: t_fn(torch, x), [np.array(points + [-0.5, 0.5])])
@@ -366,12 +374,8 @@ def test_softmax_extreme_logits(log):
         assert np.isfinite(t.grad.numpy()).all()
 
 
-SOFTMAX_DIM_BUG = pytest.mark.xfail(strict=True, reason="BUG: softmax/log_softmax(dim=None) use the last dim; "
-                                     "PyTorch's implicit dim is 0 for 3-D and 1 for 4-D input")
-
-
 @pytest.mark.parity
-@pytest.mark.parametrize("ndim", [1, 2, pytest.param(3, marks=SOFTMAX_DIM_BUG), pytest.param(4, marks=SOFTMAX_DIM_BUG)])
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_default_dim_matches_torch(ndim, log, torch):
     """dim=None: PyTorch's (deprecated, warned) implicit choice is 0 for 0/1/3-D inputs and 1 otherwise."""
@@ -379,7 +383,10 @@ def test_softmax_default_dim_matches_torch(ndim, log, torch):
     name = "log_softmax" if log else "softmax"
     with pytest.warns(UserWarning):
         want = getattr(torch.nn.functional, name)(torch.tensor(x)).numpy()
-    assert R.rel_err(getattr(F, name)(ck(x)).numpy(), want) <= 1e-5
+    with warnings.catch_warnings():  # cnnkit may warn about the implicit dim too, as PyTorch does
+        warnings.simplefilter("ignore")
+        got = getattr(F, name)(ck(x)).numpy()
+    assert R.rel_err(got, want) <= 1e-5
 
 
 # ----------------------------------------------------------------------------- misc
@@ -397,3 +404,44 @@ def test_sigmoid_tanh_relu_are_exported_at_top_level():
 def test_bad_arguments_raise(call):
     with pytest.raises(ValueError):
         call(ck(np.ones(3)))
+
+
+# ----------------------------------------------------------------------------- signatures, NaN, non-contiguous
+
+ACT_NAMES = ["relu", "sigmoid", "tanh", "leaky_relu", "prelu", "rrelu", "elu", "selu", "softplus", "softmax",
+             "log_softmax", "gelu", "silu", "hardtanh", "mish"]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_signature_matches_torch(name, torch):
+    assert R.signature_mismatches(getattr(F, name), R.torch_signature(torch, name)) == []
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_nan_propagates_like_torch(name, torch):
+    fn, _, t_fn, _ = TABLE[name]
+    x = np.array([np.nan, -1.5, 0.5, np.nan], dtype=np.float32)
+    got = fn(ck(x)).numpy()
+    want = t_fn(torch, torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+@pytest.mark.parametrize("name", ["relu", "elu", "gelu", "mish", "softplus", "hardtanh", "isrlu"])
+def test_elementwise_on_non_contiguous_views(name):
+    fn, ref, _, kinks = TABLE[name]
+    base = away_from((4, 6, 5), 17, kinks)
+    view = base.transpose(2, 0, 1)[:, ::2, ::-1]
+    assert not view.flags["C_CONTIGUOUS"]
+    R.assert_forward(fn(cnnkit.tensor(view)).numpy(), R.elementwise(ref, view), np.float64)
+    gradcheck(lambda a: fn(a.transpose(0, 2)[::2]), ck(away_from((3, 4, 5), 18, kinks), True))
+
+
+def test_softmax_and_prelu_on_non_contiguous_views():
+    base = np.random.default_rng(19).standard_normal((3, 4, 5))
+    view = base.transpose(1, 2, 0)  # (4, 5, 3)
+    R.assert_forward(F.softmax(cnnkit.tensor(view), dim=1).numpy(), R.softmax_ref(view, 1), np.float64)
+    R.assert_forward(F.log_softmax(cnnkit.tensor(view), dim=-1).numpy(), R.softmax_ref(view, -1, True), np.float64)
+    w = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    R.assert_forward(F.prelu(cnnkit.tensor(view), ck(w)).numpy(), R.prelu_ref(view, w), np.float64)

@@ -57,6 +57,7 @@ def parity(torch, ck_fn, t_fn, arrays, seed=0):
     t_out.backward(torch.tensor(g))
     for i, (c, t) in enumerate(zip(c_in, t_in)):
         assert c.grad is not None, f"no gradient for input {i}"
+        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
         assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= 1e-4, f"gradient of input {i}"
 
 
@@ -137,6 +138,7 @@ def test_conv2d_forward(k, s, p):
 
 
 @pytest.mark.parity
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("k,s,p", [c for c in CASES2D if torch_can(c.values[2], (c.values[1],) * 2)])
 def test_conv2d_parity(k, s, p, torch):
     for d, g, label in combos(X2[2:], k, s, p, D2, G2):
@@ -243,6 +245,7 @@ def test_conv2d_same_padding_follows_tensorflow(size, k, s):
 
 
 @pytest.mark.parity
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("k", [(1, 1), (2, 2), (3, 3), (4, 4), (2, 5)])
 @pytest.mark.parametrize("d", [1, 2])
 def test_conv2d_same_stride1_matches_torch(k, d, torch):
@@ -558,3 +561,60 @@ def test_conv2d_rejects_bad_arguments(kwargs):
 def test_conv2d_rejects_kernel_larger_than_padded_input():
     with pytest.raises(ValueError):
         F.conv2d(cnnkit.ones(1, 1, 4, 4), cnnkit.ones(1, 1, 3, 3), dilation=2)
+
+
+# ----------------------------------------------------------------------------- signature, partial gradients, edge cases
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["conv1d", "conv2d", "conv3d"])
+def test_signature_matches_torch(name, torch):
+    assert R.signature_mismatches(getattr(F, name), R.torch_signature(torch, name)) == []
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
+                                   (True, False, True)])
+def test_conv2d_gradients_only_for_inputs_that_require_them(needs):
+    rng = np.random.default_rng(20)
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    tensors = [ck(a, g) for a, g in zip((x, w, b), needs)]
+    out = F.conv2d(*tensors, stride=2, padding=1)
+    g = rng.standard_normal(out.shape)
+    out.backward(cnnkit.tensor(g))
+    # the same gradients as when every input requires grad (those are checked above by gradcheck and
+    # PyTorch parity); the others stay None; the bias gradient is Σ of g over batch and positions
+    full = [ck(a, True) for a in (x, w, b)]
+    F.conv2d(*full, stride=2, padding=1).backward(cnnkit.tensor(g))
+    for t, f, need in zip(tensors, full, needs):
+        if need:
+            np.testing.assert_allclose(t.grad.numpy(), f.grad.numpy(), rtol=1e-12)
+        else:
+            assert t.grad is None
+    np.testing.assert_allclose(full[2].grad.numpy(), g.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("s", [2, 3])
+def test_conv2d_strided_same_with_padding_modes(mode, s):
+    rng = np.random.default_rng(21)
+    x, w = rng.standard_normal((1, 2, 7, 8)), rng.standard_normal((2, 2, 3, 2))
+    want = R.conv_ref(x, w, None, s, "same", 1, 1, padding_mode=mode)
+    assert want.shape[2:] == (-(-7 // s), -(-8 // s))
+    R.assert_forward(F.conv2d(ck(x), ck(w), stride=s, padding="same", padding_mode=mode).numpy(), want, np.float64)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("mode", ["reflect", "circular"])
+def test_conv2d_padding_mode_with_groups_and_dilation(mode, groups):
+    rng = np.random.default_rng(22)
+    x, w, b = rng.standard_normal((2, 4, 6, 6)), rng.standard_normal((4, 4 // groups, 3, 3)), rng.standard_normal(4)
+    want = R.conv_ref_fast(x, w, b, 1, 2, 2, groups, padding_mode=mode)
+    R.assert_forward(F.conv2d(ck(x), ck(w), ck(b), 1, 2, 2, groups, padding_mode=mode).numpy(), want, np.float64)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_empty_batch(nd):
+    x = cnnkit.zeros(0, 2, *(5,) * nd)
+    w = cnnkit.ones(3, 2, *(3,) * nd)
+    out = getattr(F, f"conv{nd}d")(x, w, padding=1)
+    assert out.shape == (0, 3) + (5,) * nd

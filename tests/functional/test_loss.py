@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -56,6 +54,7 @@ def parity(torch, ck_fn, t_fn, arrays, fixed=(), seed=0):
     t_out.backward(torch.tensor(g))
     for i, (c, t) in enumerate(zip(c_in, t_in)):
         assert c.grad is not None, f"no gradient for input {i}"
+        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
         assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= 1e-4, f"gradient of input {i}"
 
 
@@ -443,8 +442,9 @@ BCEL = [(w, pw) for w in (None, "full", "per_class") for pw in (None, "per_class
 
 def bcel_args(wkind, pwkind, shape=(3, 4)):
     rng = np.random.default_rng(16)
-    w = None if wkind is None else (rng.uniform(0.5, 2.0, shape) if wkind == "full" else np.array([0.5, 1.0, 2.0, 1.5]))
-    pw = None if pwkind is None else (rng.uniform(0.5, 3.0, shape) if pwkind == "full" else np.array([3.0, 0.5, 1.0, 2.0]))
+    per_class_w, per_class_pw = np.array([0.5, 1.0, 2.0, 1.5]), np.array([3.0, 0.5, 1.0, 2.0])
+    w = None if wkind is None else (rng.uniform(0.5, 2.0, shape) if wkind == "full" else per_class_w)
+    pw = None if pwkind is None else (rng.uniform(0.5, 3.0, shape) if pwkind == "full" else per_class_pw)
     return w, pw
 
 
@@ -520,3 +520,68 @@ def test_bce_with_logits_equals_bce_of_sigmoid():
     a = F.binary_cross_entropy_with_logits(ck(z), ck(t)).item()
     b = F.binary_cross_entropy(F.sigmoid(ck(z)), ck(t)).item()
     assert a == pytest.approx(b, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- signatures, kinks, edge cases
+
+LOSS_NAMES = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+              "mse_loss", "l1_loss", "huber_loss"]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name,kw", [("mse_loss", {}), ("l1_loss", {}), ("huber_loss", {"delta": 0.5})])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_regression_losses_match_torch(name, kw, reduction, torch):
+    """torch 2.13's weight=: MSE/L1 average over Σw, Huber over the element count."""
+    rng = np.random.default_rng(5)
+    a, b, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 4))
+    x, tx = ck(a, True), torch.tensor(a, requires_grad=True)
+    ours = getattr(F, name)(x, ck(b), reduction=reduction, weight=ck(w), **kw)
+    theirs = getattr(torch.nn.functional, name)(tx, torch.tensor(b), reduction=reduction, weight=torch.tensor(w), **kw)
+    g = rng.standard_normal(tuple(theirs.shape))
+    ours.backward(g)
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_signature_matches_torch(name, torch):
+    assert R.signature_mismatches(getattr(F, name), R.torch_signature(torch, name)) == []
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name,kw", [("l1_loss", {}), ("mse_loss", {}), ("huber_loss", {}),
+                                     ("huber_loss", {"delta": 0.5})])
+def test_gradient_at_kinks_matches_torch(name, kw, torch):
+    """d = 0 (|d|'s kink) and |d| = delta (Huber's switch) exactly."""
+    x = np.array([1.0, 2.0, 0.5, -0.5, 0.25])
+    t = np.array([1.0, 2.0, 0.0, 0.0, -0.25])  # d = 0, 0, ±0.5, 0.5
+    parity(torch, lambda a, b: getattr(F, name)(a, b, **kw),
+           lambda a, b: getattr(torch.nn.functional, name)(a, b, **kw), [x, t])
+
+
+def test_all_targets_ignored_gives_nan_mean_like_torch():
+    x, _ = ce_data("NC", 20)
+    y = np.full(5, -100)
+    with np.errstate(all="ignore"):
+        assert np.isnan(F.cross_entropy(ck(x), ck(y)).item())
+        assert np.isnan(F.nll_loss(ck(x), ck(y)).item())
+    assert F.cross_entropy(ck(x), ck(y), reduction="sum").item() == 0.0
+    np.testing.assert_array_equal(F.cross_entropy(ck(x), ck(y), reduction="none").numpy(), np.zeros(5))
+
+
+def test_losses_on_non_contiguous_inputs():
+    rng = np.random.default_rng(21)
+    logits = rng.standard_normal((3, 2, C)).transpose(0, 2, 1)  # (3, C, 2), non-contiguous
+    y = rng.integers(0, C, (2, 3)).T  # (3, 2), non-contiguous
+    assert not logits.flags["C_CONTIGUOUS"] and not y.flags["C_CONTIGUOUS"]
+    want = R.cross_entropy_ref(logits, y, WEIGHT, -100, "mean", 0.1)
+    got = F.cross_entropy(cnnkit.tensor(logits), cnnkit.tensor(y), ck(WEIGHT), label_smoothing=0.1).item()
+    assert got == pytest.approx(want, rel=1e-12)
+    x, t = rng.standard_normal((4, 5)).T, rng.uniform(0, 1, (5, 4))[:, ::-1]
+    assert F.mse_loss(cnnkit.tensor(x), cnnkit.tensor(t)).item() == pytest.approx(R.mse_loss_ref(x, t), rel=1e-12)
+    assert F.binary_cross_entropy_with_logits(cnnkit.tensor(x), cnnkit.tensor(t)).item() == \
+        pytest.approx(R.bce_logits_ref(x, t), rel=1e-12)
+    gradcheck(lambda a: F.cross_entropy(a.transpose(1, 2), ck(y)), ck(rng.standard_normal((3, 2, C)), True))

@@ -52,6 +52,7 @@ def parity(torch, ck_fn, t_fn, arrays, seed=0):
     t_out.backward(torch.tensor(g))
     for i, (c, t) in enumerate(zip(c_in, t_in)):
         assert c.grad is not None, f"no gradient for input {i}"
+        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
         assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= 1e-4, f"gradient of input {i}"
 
 
@@ -302,15 +303,19 @@ def test_dropout_keeps_dtype_and_scales_values(dtype):
     np.testing.assert_allclose(out[kept], x[kept] / 0.75, rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
-def test_dropout_eval_p0_p1():
+def test_dropout_eval_and_p0_are_identity():
     x = data((4, 5), 81)
     np.testing.assert_array_equal(F.dropout(ck(x), 0.5, training=False).numpy(), x)
     np.testing.assert_array_equal(F.dropout(ck(x), 0.0).numpy(), x)
-    t = ck(x, True)
-    out = F.dropout(t, 1.0)
-    np.testing.assert_array_equal(out.numpy(), np.zeros_like(x))
-    out.backward(cnnkit.ones_like(out))
-    np.testing.assert_array_equal(t.grad.numpy(), np.zeros_like(x))
+
+
+@pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_p1_is_rejected(fn, training):
+    """The layers issue asks for p in [0, 1): p = 1 drops everything and 1/(1 − p) is undefined
+    (PyTorch returns zeros instead)."""
+    with pytest.raises(ValueError, match=r"dropout probability p must be in \[0, 1\), got 1\.0"):
+        fn(ck(data((2, 3, 4), 81)), 1.0, training=training)
 
 
 def test_dropout_eval_gradient_is_identity():
@@ -333,7 +338,7 @@ def test_dropout_reproducible_under_manual_seed_and_generator():
     np.testing.assert_array_equal(g1, g2)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.5])
+@pytest.mark.parametrize("p", [-0.1, 1.5, 2])
 def test_dropout_rejects_bad_p(p):
     with pytest.raises(ValueError):
         F.dropout(ck(np.ones(3)), p)
@@ -357,11 +362,10 @@ def test_dropout2d_zeroes_whole_channels(p):
     assert abs(zero_maps.mean() - p) <= 3 * sigma
 
 
-def test_dropout2d_eval_p0_p1_seeded_and_gradient():
+def test_dropout2d_eval_p0_seeded_and_gradient():
     x = data((2, 3, 4, 4), 84)
     np.testing.assert_array_equal(F.dropout2d(ck(x), 0.5, training=False).numpy(), x)
     np.testing.assert_array_equal(F.dropout2d(ck(x), 0.0).numpy(), x)
-    np.testing.assert_array_equal(F.dropout2d(ck(x), 1.0).numpy(), np.zeros_like(x))
     cnnkit.manual_seed(5)
     a = F.dropout2d(ck(x), 0.5).numpy()
     cnnkit.manual_seed(5)
@@ -379,3 +383,48 @@ def test_dropout_channels_on_1d_and_3d_feature_maps():
         flat = out.reshape(shape[0], shape[1], -1)
         assert ((flat == 0).all(axis=2) == (flat == 0).any(axis=2)).all()
         assert 0.3 < (flat == 0).all(axis=2).mean() < 0.7
+
+
+# ----------------------------------------------------------------------------- signatures, eps, partial affine, views
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "group_norm", "dropout", "dropout2d"])
+def test_signature_matches_torch(name, torch):
+    assert R.signature_mismatches(getattr(F, name), R.torch_signature(torch, name)) == []
+
+
+@pytest.mark.parametrize("eps", [1e-3, 0.5])
+def test_layer_and_group_norm_eps(eps):
+    x = data((2, 4, 3), 90)
+    R.assert_forward(F.layer_norm(ck(x), (4, 3), eps=eps).numpy(), R.layer_norm_ref(x, (4, 3), eps=eps), np.float64)
+    R.assert_forward(F.group_norm(ck(x), 2, eps=eps).numpy(), R.group_norm_ref(x, 2, eps=eps), np.float64)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("which", ["weight", "bias"])
+def test_partial_affine_parity(which, torch):
+    x, p = data((3, 4, 5), 91), data(5, 92)
+    kw_c = lambda v: {which: v}  # noqa: E731
+    parity(torch, lambda a, v: F.layer_norm(a, (5,), **kw_c(v)),
+           lambda a, v: torch.nn.functional.layer_norm(a, (5,), **kw_c(v)), [x, p])
+    if which == "weight":  # PyTorch 2.13's group_norm backward fails with a bias but no weight
+        parity(torch, lambda a, v: F.group_norm(a, 2, **kw_c(v)),
+               lambda a, v: torch.nn.functional.group_norm(a, 2, **kw_c(v)), [x, data(4, 93)])
+    else:
+        R.assert_forward(F.group_norm(ck(x), 2, bias=ck(data(4, 93))).numpy(),
+                         R.group_norm_ref(x, 2, bias=data(4, 93)), np.float64)
+        gradcheck(lambda a, v: F.group_norm(a, 2, bias=v), ck(x, True), ck(data(4, 93), True))
+    parity(torch, lambda a, v: F.batch_norm(a, None, None, training=True, **kw_c(v)),
+           lambda a, v: torch.nn.functional.batch_norm(a, None, None, training=True, **kw_c(v)), [x, data(4, 94)])
+
+
+def test_norms_on_non_contiguous_inputs():
+    base = data((3, 5, 4, 2), 95)
+    view = base.transpose(0, 2, 1, 3)[:, :, ::-1]  # (3, 4, 5, 2)
+    assert not view.flags["C_CONTIGUOUS"]
+    want, _, _ = R.batch_norm_train_ref(view)
+    R.assert_forward(F.batch_norm(cnnkit.tensor(view), None, None, training=True).numpy(), want, np.float64)
+    R.assert_forward(F.layer_norm(cnnkit.tensor(view), (5, 2)).numpy(), R.layer_norm_ref(view, (5, 2)), np.float64)
+    R.assert_forward(F.group_norm(cnnkit.tensor(view), 2).numpy(), R.group_norm_ref(view, 2), np.float64)
+    gradcheck(lambda a: F.batch_norm(a.transpose(1, 2), None, None, training=True), ck(data((3, 2, 4), 96), True))

@@ -55,6 +55,7 @@ def parity(torch, ck_fn, t_fn, arrays, seed=0):
     t_out.backward(torch.tensor(g))
     for i, (c, t) in enumerate(zip(c_in, t_in)):
         assert c.grad is not None, f"no gradient for input {i}"
+        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
         assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= 1e-4, f"gradient of input {i}"
 
 
@@ -226,6 +227,16 @@ def test_max_pool2d_unbatched_and_non_contiguous():
     gradcheck(lambda a: F.max_pool2d(a.transpose(1, 2), 2, 1), ck(distinct((2, 4, 5), 7), True))
 
 
+@pytest.mark.parametrize("k,d,p", [(3, 2, 2), (2, 3, 2), ((3, 2), (2, 3), (2, 1))])
+def test_max_pool2d_padding_up_to_half_the_dilated_extent(k, d, p):
+    """cnnkit allows padding up to half the *dilated* window (PyTorch: half the kernel); still exact."""
+    x = distinct((1, 2, 7, 8), 33)
+    want, want_idx = R.pool_ref(x, k, 1, p, d, False, "max")
+    out, idx = F.max_pool2d(ck(x), k, 1, p, d, return_indices=True)
+    R.assert_forward(out.numpy(), want, np.float64)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+
+
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=2, padding=2), dict(kernel_size=3, stride=0),
                                     dict(kernel_size=0), dict(kernel_size=20)])
 def test_max_pool2d_rejects_bad_arguments(kwargs):
@@ -270,7 +281,7 @@ def test_min_pool2d_padding_never_wins():
 # ----------------------------------------------------------------------------- average pooling
 
 AVGK = [1, 2, 3, (2, 3)]
-AVGS = [None, 1, 2]
+AVGS = [None, 1, 2, 3]
 AVGP = [0, 1, (1, 0)]
 AVG_INNER = list(itertools.product([False, True], [True, False], [None, 5]))  # ceil, count_include_pad, divisor
 
@@ -506,3 +517,125 @@ def test_channel_pool_rejects_indivisible_channels():
         F.channel_pool(cnnkit.ones(1, 5, 2, 2), 2)
     with pytest.raises(ValueError):
         F.channel_pool(cnnkit.ones(1, 4, 2, 2), 2, "median")
+
+
+# ----------------------------------------------------------------------------- signatures, ties, NaN, unbatched
+
+POOL_NAMES = [f"{kind}_pool{nd}d" for kind in ("max", "avg", "lp") for nd in (1, 2, 3)] + \
+    [f"adaptive_{kind}_pool{nd}d" for kind in ("avg", "max") for nd in (1, 2, 3)]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", POOL_NAMES)
+def test_signature_matches_torch(name, torch):
+    assert R.signature_mismatches(getattr(F, name), R.torch_signature(torch, name)) == []
+
+
+def ties(shape, seed):
+    """Small integers: many equal values in every window."""
+    return np.random.default_rng(seed).integers(0, 3, shape).astype(np.float64)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("nd,k,s,p,d,ceil", [(2, 2, None, 0, 1, False), (2, 3, 2, 1, 1, True),
+                                             (2, (2, 3), 1, 1, (1, 2), False), (1, 3, 1, 1, 1, False),
+                                             (3, 2, 1, 1, 1, True)])
+@pytest.mark.parametrize("constant", [False, True])
+def test_max_pool_ties_follow_torch(nd, k, s, p, d, ceil, constant, torch):
+    """Ties: the first maximum in the window gets the gradient and the index, as in PyTorch."""
+    shape = (1, 2) + (5, 6, 7)[:nd]
+    x = np.ones(shape) if constant else ties(shape, 27)
+    name = f"max_pool{nd}d"
+    parity(torch, lambda a: getattr(F, name)(a, k, s, p, d, ceil),
+           lambda a: getattr(torch.nn.functional, name)(a, k, s, p, d, ceil), [x])
+    _, c_idx = getattr(F, name)(ck(x), k, s, p, d, ceil, return_indices=True)
+    _, t_idx = getattr(torch.nn.functional, name)(torch.tensor(x), k, s, p, d, ceil, return_indices=True)
+    np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+
+
+@pytest.mark.parity
+def test_max_pool_nan_propagates_like_torch(torch):
+    x = np.random.default_rng(28).standard_normal((1, 2, 6, 6))
+    x[0, 0, 1, 2] = x[0, 1, 4, 4] = np.nan
+    c = ck(x.astype(np.float32), True)
+    t = torch.tensor(x.astype(np.float32), requires_grad=True)
+    c_out, c_idx = F.max_pool2d(c, 3, 2, 1, return_indices=True)
+    t_out, t_idx = torch.nn.functional.max_pool2d(t, 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(c_out.numpy(), t_out.detach().numpy())  # NaN positions equal too
+    np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+    g = np.random.default_rng(0).standard_normal(c_out.shape).astype(np.float32)
+    c_out.backward(cnnkit.tensor(g))
+    t_out.backward(torch.tensor(g))
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("size,case", [
+    ((2, 3), "ties"),  # divisible: plain max pooling
+    ((4, 3), "ties"),  # non-divisible: overlapping windows
+    ((3, 5), "constant"),
+    ((3, 3), "nan"),  # divisible
+    ((4, 4), "nan"),
+])
+def test_adaptive_max_pool_ties_and_nan_follow_torch(size, case, torch):
+    x = {"ties": ties((1, 2, 6, 6), 29), "constant": np.ones((1, 2, 6, 6)),
+         "nan": np.arange(72.0).reshape(1, 2, 6, 6)}[case]
+    if case == "nan":
+        x[0, 0, 1, 2] = np.nan
+    c = ck(x.astype(np.float32), True)
+    t = torch.tensor(x.astype(np.float32), requires_grad=True)
+    c_out = F.adaptive_max_pool2d(c, size)
+    t_out = torch.nn.functional.adaptive_max_pool2d(t, size)
+    np.testing.assert_array_equal(c_out.numpy(), t_out.detach().numpy())
+    g = np.random.default_rng(0).standard_normal(c_out.shape).astype(np.float32)
+    with np.errstate(all="ignore"):
+        c_out.backward(cnnkit.tensor(g))
+    t_out.backward(torch.tensor(g))
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+    _, c_idx = F.adaptive_max_pool2d(ck(x), size, return_indices=True)
+    _, t_idx = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
+    np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("nd,shape,size", ADAPT, ids=ADAPT_IDS)
+def test_adaptive_max_pool_indices_match_torch(nd, shape, size, torch):
+    x = distinct(shape, 20)
+    name = f"adaptive_max_pool{nd}d"
+    c_out, c_idx = getattr(F, name)(ck(x), size, return_indices=True)
+    t_out, t_idx = getattr(torch.nn.functional, name)(torch.tensor(x), size, return_indices=True)
+    np.testing.assert_array_equal(c_out.numpy(), t_out.numpy())
+    np.testing.assert_array_equal(c_idx.numpy(), t_idx.numpy())
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("norm", [1, 2])
+def test_lp_pool_with_negative_inputs(norm, torch):
+    x = np.random.default_rng(30).standard_normal((2, 2, 6, 7))
+    want = R.pool_ref(x, 2, 2, 0, 1, True, "lp", norm_type=norm)
+    R.assert_forward(F.lp_pool2d(ck(x), norm, 2, ceil_mode=True).numpy(), want, np.float64)
+    parity(torch, lambda a: F.lp_pool2d(a, norm, 2, ceil_mode=True),
+           lambda a: torch.nn.functional.lp_pool2d(a, norm, 2, ceil_mode=True), [x])
+
+
+@pytest.mark.parametrize("call,ref", [
+    (lambda a: F.max_pool1d(a, 3, 2, 1), lambda x: R.pool_ref(x, 3, 2, 1, 1, False, "max")[0]),
+    (lambda a: F.avg_pool1d(a, 3, 2, 1, True, False), lambda x: R.pool_ref(x, 3, 2, 1, 1, True, "avg", False)),
+    (lambda a: F.min_pool1d(a, 2), lambda x: R.pool_ref(x, 2, 2, 0, 1, False, "min")),
+    (lambda a: F.lp_pool1d(a, 2, 3), lambda x: R.pool_ref(x, 3, 3, 0, 1, False, "lp", norm_type=2)),
+    (lambda a: F.adaptive_avg_pool1d(a, 4), lambda x: R.adaptive_pool_ref(x, 4)),
+    (lambda a: F.adaptive_max_pool1d(a, 4), lambda x: R.adaptive_pool_ref(x, 4, "max")),
+], ids=["max", "avg", "min", "lp", "adaptive_avg", "adaptive_max"])
+def test_unbatched_1d_pooling(call, ref):
+    x1 = positive((3, 11), 31)
+    R.assert_forward(call(ck(x1)).numpy(), ref(x1[None])[0], np.float64)
+
+
+@pytest.mark.parametrize("call,ref", [
+    (lambda a: F.max_pool3d(a, 2, 1, 1, ceil_mode=True), lambda x: R.pool_ref(x, 2, 1, 1, 1, True, "max")[0]),
+    (lambda a: F.avg_pool3d(a, 2, 2), lambda x: R.pool_ref(x, 2, 2, 0, 1, False, "avg")),
+    (lambda a: F.adaptive_max_pool3d(a, (2, 3, None)), lambda x: R.adaptive_pool_ref(x, (2, 3, None), "max")),
+], ids=["max", "avg", "adaptive_max"])
+def test_unbatched_3d_pooling(call, ref):
+    x3 = distinct((2, 4, 5, 3), 32)
+    R.assert_forward(call(ck(x3)).numpy(), ref(x3[None])[0], np.float64)

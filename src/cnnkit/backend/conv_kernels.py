@@ -101,7 +101,8 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilatio
     for offset in kernel_offsets(kernel):
         block = xp[offset_slices(offset, dilation, stride, out_shape)]  # (N, C, *out)
         cols[(slice(None),) + offset] = block.swapaxes(0, 1)
-    return cols.reshape(groups, -1, n * math.prod(out_shape)), out_shape
+    # Explicit sizes (no -1): an empty batch must still give a well-defined shape.
+    return cols.reshape(groups, c // groups * math.prod(kernel), n * math.prod(out_shape)), out_shape
 
 
 def col2im(dcols: np.ndarray, padded_shape: Sequence[int], kernel: Sequence[int],

@@ -37,7 +37,17 @@ def _same_shape(x: Tensor, t: Tensor, what: str) -> None:
         )
 
 
-def _reduce(values: Tensor, reduction: str) -> Tensor:
+def _reduce(values: Tensor, reduction: str, weight: Optional[Any] = None, what: str = "loss",
+            mean_over_weights: bool = True) -> Tensor:
+    """Reduce an elementwise loss. With ``weight`` (shaped like the input) the mean is
+    ``Σ w·loss / Σ w`` (``mean_over_weights``) or ``Σ w·loss / N``, whichever PyTorch uses for that loss."""
+    if weight is not None:
+        w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight))
+        if w.shape != values.shape:
+            raise ValueError(f"{what}: weight must have the input's shape {values.shape}, got {w.shape}")
+        values = values * w
+        if reduction == "mean" and mean_over_weights:
+            return values.sum() / w.sum()
     if reduction == "mean":
         return values.mean()
     if reduction == "sum":
@@ -150,24 +160,36 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, ign
     return out.reshape(row_shape) if reduction == "none" else out
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean squared error ``(x − y)²`` (averaged over all elements by default)."""
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
+    """Mean squared error ``(x − y)²`` (averaged over all elements by default).
+
+    Args:
+        input, target: tensors of the same shape.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'``.
+        weight: optional per-element weights shaped like ``input`` (mean becomes ``Σ w·e / Σ w``).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.mse_loss(cnnkit.tensor([1.0, 3.0]), cnnkit.tensor([0.0, 0.0])).item()
+        5.0
+    """
     _check_reduction(reduction, "mse_loss")
     x, t = _t(input), _t(target)
     _same_shape(x, t, "mse_loss")
     diff = x - t
-    return _reduce(diff * diff, reduction)
+    return _reduce(diff * diff, reduction, weight, "mse_loss")
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean absolute error ``|x − y|``."""
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
+    """Mean absolute error ``|x − y|`` (arguments as :func:`mse_loss`)."""
     _check_reduction(reduction, "l1_loss")
     x, t = _t(input), _t(target)
     _same_shape(x, t, "l1_loss")
-    return _reduce((x - t).abs(), reduction)
+    return _reduce((x - t).abs(), reduction, weight, "l1_loss")
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Optional[Tensor] = None) -> Tensor:
     """``½d²`` where ``|d| < delta``, ``delta·(|d| − ½delta)`` elsewhere (``d = x − y``)."""
     _check_reduction(reduction, "huber_loss")
     if delta <= 0:
@@ -176,7 +198,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _same_shape(x, t, "huber_loss")
     d = x - t
     a = d.abs()
-    return _reduce(where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+    # PyTorch averages a weighted Huber loss over elements (not over Σw as for MSE and L1).
+    return _reduce(where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction, weight, "huber_loss",
+                   mean_over_weights=False)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,

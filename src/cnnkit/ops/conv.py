@@ -35,7 +35,8 @@ class ConvNd(Function):
         xp_shape, widths, kernel, stride, dilation, out_shape, groups = self.meta
         c_out = grad_out.shape[1]
         # (N, C_out, *out) -> (G, C_out/G, N·L), the layout of the forward GEMM's output.
-        g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, -1)
+        rows = grad_out.shape[0] * int(np.prod(out_shape))
+        g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
         gx = gw = None
         if self.needs_input_grad[0]:
             dcols = np.matmul(wm.transpose(0, 2, 1), g)

@@ -14,6 +14,7 @@ Example:
 from cnnkit import autograd as autograd
 from cnnkit import functional as functional
 from cnnkit import nn as nn
+from cnnkit import optim as optim
 from cnnkit.autograd import AnomalyError as AnomalyError
 from cnnkit.autograd import GradcheckError as GradcheckError
 from cnnkit.autograd import detect_anomaly as detect_anomaly

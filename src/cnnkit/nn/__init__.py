@@ -5,6 +5,7 @@
 
 from cnnkit import functional as functional
 from cnnkit.nn import init as init
+from cnnkit.nn import utils as utils
 from cnnkit.nn.container import Flatten as Flatten
 from cnnkit.nn.container import Identity as Identity
 from cnnkit.nn.container import ModuleDict as ModuleDict

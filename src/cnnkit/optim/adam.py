@@ -1,0 +1,101 @@
+"""Adam and AdamW (optionally AMSGrad), with PyTorch's bias correction and epsilon placement."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from cnnkit.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam, exactly as ``torch.optim.Adam``.
+
+    ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
+    ``θ ← θ − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps)``; AMSGrad uses the running maximum of
+    ``v``. ``weight_decay`` adds ``λθ`` to the gradient (L2); see :class:`AdamW` for decoupled decay.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (Keras and PyTorch default 1e-3).
+        betas: ``(β₁, β₂)`` decay rates of the moment estimates.
+        eps: added to the denominator.
+        weight_decay: L2 penalty λ.
+        amsgrad: use the AMSGrad variant.
+        maximize: ascend the objective instead.
+
+    Example:
+        >>> import cnnkit
+        >>> w = cnnkit.tensor([1.0], requires_grad=True)
+        >>> opt = cnnkit.optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> round(w.item(), 4)
+        0.9
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        beta1, beta2 = group["betas"]
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']!r}")
+        if group["eps"] < 0:
+            raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']!r}; it must be >= 0")
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        g = -grad if group["maximize"] else grad
+        lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if decay:
+            if self._decoupled:
+                param *= 1 - lr * decay  # AdamW: shrink the weights, independent of the gradient
+            else:
+                g = g + decay * param
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        state["step"] += 1
+        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m += (1 - beta1) * (g - m)  # m ← β₁m + (1 − β₁)g, written as PyTorch's lerp
+        v *= beta2
+        v += (1 - beta2) * g * g
+        bias1 = 1 - beta1 ** step
+        root_bias2 = math.sqrt(1 - beta2 ** step)
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            denom = np.sqrt(state["max_exp_avg_sq"]) / root_bias2 + eps
+        else:
+            denom = np.sqrt(v) / root_bias2 + eps
+        param -= (lr / bias1) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), exactly as ``torch.optim.AdamW``.
+
+    Each step first shrinks the weights, ``θ ← θ·(1 − lr·λ)``, then applies the Adam update to
+    the plain gradient. Arguments as :class:`Adam`, with ``weight_decay`` defaulting to 1e-2.
+
+    Example:
+        >>> import cnnkit
+        >>> w = cnnkit.tensor([1.0], requires_grad=True)
+        >>> opt = cnnkit.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> round(w.item(), 4)
+        0.85
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

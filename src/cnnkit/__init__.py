@@ -65,5 +65,9 @@ from cnnkit.random import get_rng_state as get_rng_state
 from cnnkit.random import manual_seed as manual_seed
 from cnnkit.random import set_rng_state as set_rng_state
 from cnnkit.tensor import Tensor as Tensor
+from cnnkit.training import count_macs as count_macs
+from cnnkit.training import count_parameters as count_parameters
+from cnnkit.training import receptive_field as receptive_field
+from cnnkit.training import summary as summary
 
 __version__ = "0.1.0"

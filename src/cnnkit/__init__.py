@@ -13,6 +13,7 @@ Example:
 
 from cnnkit import autograd as autograd
 from cnnkit import functional as functional
+from cnnkit import io as io
 from cnnkit import nn as nn
 from cnnkit import optim as optim
 from cnnkit.autograd import AnomalyError as AnomalyError

@@ -66,6 +66,8 @@ from cnnkit.random import get_rng_state as get_rng_state
 from cnnkit.random import manual_seed as manual_seed
 from cnnkit.random import set_rng_state as set_rng_state
 from cnnkit.tensor import Tensor as Tensor
+from cnnkit.training import Model as Model
+from cnnkit.training import callbacks as callbacks
 from cnnkit.training import count_macs as count_macs
 from cnnkit.training import count_parameters as count_parameters
 from cnnkit.training import receptive_field as receptive_field

@@ -41,7 +41,11 @@ def _per_channel(param: Tensor, x: Tensor, what: str) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``x`` for ``x > 0``, ``negative_slope · x`` otherwise.
+    """Leaky ReLU: ``x`` if ``x > 0`` else ``negative_slope · x``.
+
+    Args:
+        input: a tensor of any shape.
+        negative_slope: slope for negative inputs (default 0.01).
 
     Example:
         >>> import cnnkit
@@ -52,7 +56,17 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    """Parametric ReLU: ``x`` for ``x > 0``, ``a · x`` otherwise, ``a`` learnable (shared or per channel)."""
+    """Parametric ReLU: ``x`` if ``x > 0`` else ``a · x``, ``a`` learnable (shared or one per channel).
+
+    Args:
+        input: ``(N, C, *)`` or unbatched ``(C,)`` (any shape with a single shared slope).
+        weight: the slopes ``a``, shape ``(1,)`` (shared) or ``(C,)`` (per channel, dim 1).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.prelu(cnnkit.tensor([-2.0, 1.0]), cnnkit.tensor([0.25])).tolist()
+        [-0.5, 1.0]
+    """
     x = _t(input)
     a = _per_channel(_t(weight), x, "prelu")
     return where(x > 0, x, x * a)
@@ -60,8 +74,23 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           generator: Optional[np.random.Generator] = None) -> Tensor:
-    """Randomized leaky ReLU: in training each negative element gets a slope ~ U(lower, upper);
-    in evaluation the slope is ``(lower + upper) / 2`` (PyTorch's rule).
+    """Randomized leaky ReLU: ``x`` if ``x ≥ 0`` else ``a · x``; in training ``a ~ U(lower, upper)``.
+
+    A slope is drawn per element in training; in evaluation (``training=False``, the default, as
+    PyTorch) the slope is ``(lower + upper) / 2``.
+
+    Args:
+        input: a tensor of any shape.
+        lower: lower bound of the slope (default 1/8); ``0 ≤ lower ≤ upper``.
+        upper: upper bound of the slope (default 1/3).
+        training: draw random slopes (default False).
+        generator: a ``numpy.random.Generator`` for the slopes (default None: cnnkit's seeded
+            generator; a cnnkit extra).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.rrelu(cnnkit.tensor([-2.0, 1.0]), 0.25, 0.75).tolist()
+        [-1.0, 1.0]
     """
     x = _t(input)
     if not 0 <= lower <= upper:
@@ -73,19 +102,51 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha · (eˣ − 1)`` otherwise."""
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha · (eˣ − 1)``.
+
+    Args:
+        input: a tensor of any shape.
+        alpha: scale of the negative branch, which saturates at ``−alpha`` (default 1.0).
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.elu(cnnkit.tensor([-1.0, 2.0])).tolist()]
+        [-0.6321, 2.0]
+    """
     return A.ELU.apply(_t(input), alpha=alpha, scale=1.0)
 
 
 def selu(input: Tensor) -> Tensor:
-    """Scaled ELU with λ = 1.0507009873554805 and α = 1.6732632423543772 (self-normalising)."""
+    """Scaled ELU ``λ · (x if x > 0 else α · (eˣ − 1))``, λ = 1.0507009873554805, α = 1.6732632423543772.
+
+    Self-normalising with :func:`cnnkit.nn.init.lecun_normal_` weights.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.selu(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 1.0507]
+    """
     return A.ELU.apply(_t(input), alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def srelu(input: Tensor, t_left: Tensor, a_left: Tensor, t_right: Tensor, a_right: Tensor) -> Tensor:
-    """S-shaped ReLU with learnable thresholds and slopes (per channel or shared).
+    """S-shaped ReLU (a cnnkit extra) with learnable thresholds and slopes, per channel or shared.
 
-    ``t_r + a_r (x − t_r)`` for ``x ≥ t_r``; ``x`` between; ``t_l + a_l (x − t_l)`` for ``x ≤ t_l``.
+    ``t_r + a_r · (x − t_r)`` for ``x ≥ t_r``; ``x`` between; ``t_l + a_l · (x − t_l)`` for ``x ≤ t_l``.
+
+    Args:
+        input: ``(N, C, *)`` or unbatched ``(C,)`` (any shape with shared parameters).
+        t_left, a_left: left threshold ``t_l`` and slope ``a_l``, shape ``(1,)`` or ``(C,)``.
+        t_right, a_right: right threshold ``t_r`` and slope ``a_r``, shape ``(1,)`` or ``(C,)``.
+
+    Example:
+        >>> import cnnkit
+        >>> t_l, a_l, t_r, a_r = (cnnkit.tensor([v]) for v in (-1.0, 0.5, 1.0, 0.5))
+        >>> cnnkit.functional.srelu(cnnkit.tensor([-3.0, 0.5, 3.0]), t_l, a_l, t_r, a_r).tolist()
+        [-2.0, 0.5, 2.0]
     """
     x = _t(input)
     tl, al = _per_channel(_t(t_left), x, "srelu"), _per_channel(_t(a_left), x, "srelu")
@@ -96,18 +157,35 @@ def srelu(input: Tensor, t_left: Tensor, a_left: Tensor, t_right: Tensor, a_righ
 
 
 def isrlu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """Inverse square root linear unit: ``x / √(1 + αx²)`` for ``x < 0``, ``x`` otherwise."""
+    """Inverse square root linear unit (a cnnkit extra): ``x`` if ``x ≥ 0`` else ``x / √(1 + α·x²)``.
+
+    Args:
+        input: a tensor of any shape.
+        alpha: curvature α ≥ 0 of the negative branch, which saturates at ``−1/√alpha``
+            (default 1.0).
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.isrlu(cnnkit.tensor([-1.0, 2.0])).tolist()]
+        [-0.7071, 2.0]
+    """
     if alpha < 0:
         raise ValueError(f"isrlu: alpha must be non-negative, got {alpha}")
     return A.ISRLU.apply(_t(input), alpha=alpha)
 
 
 def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """Adaptive piecewise linear unit: ``max(0, x) + Σ_s a_s · max(0, −x + b_s)``.
+    """Adaptive piecewise linear unit (a cnnkit extra): ``max(0, x) + Σ_s a_s · max(0, −x + b_s)``.
 
     Args:
-        input: ``(N, C, *)`` or ``(N, C)``.
+        input: ``(N, C, *)``, ``(N, C)`` or one sample's channels ``(C,)``.
         a, b: hinge slopes and positions, shape ``(S, C)`` (or ``(S, 1)`` shared over channels).
+
+    Example:
+        >>> import cnnkit
+        >>> a, b = cnnkit.tensor([[0.5]]), cnnkit.tensor([[0.0]])
+        >>> cnnkit.functional.apl(cnnkit.tensor([[-1.0, 2.0]]), a, b).tolist()
+        [[0.5, 2.0]]
     """
     x, a_t, b_t = _t(input), _t(a), _t(b)
     if a_t.ndim != 2 or a_t.shape != b_t.shape:
@@ -124,19 +202,33 @@ def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + e^(βx)) / β``; reverts to ``x`` where ``βx > threshold`` for numerical stability."""
+    """Softplus ``log(1 + e^(β·x)) / β``; reverts to ``x`` where ``β·x > threshold`` for stability.
+
+    Args:
+        input: a tensor of any shape.
+        beta: sharpness β, must be positive (default 1.0).
+        threshold: above this value of ``β·x`` the output is ``x`` (default 20.0).
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.softplus(cnnkit.tensor([0.0, 30.0])).tolist()]
+        [0.6931, 30.0]
+    """
     if beta <= 0:
         raise ValueError(f"softplus: beta must be positive, got {beta}")
     return A.Softplus.apply(_t(input), beta=beta, threshold=threshold)
 
 
 def bent_identity(input: Tensor) -> Tensor:
-    """``(√(x² + 1) − 1) / 2 + x``.
+    """Bent identity (a cnnkit extra, not in PyTorch): ``(√(x² + 1) − 1) / 2 + x``.
+
+    Args:
+        input: a tensor of any shape.
 
     Example:
         >>> import cnnkit
-        >>> cnnkit.functional.bent_identity(cnnkit.tensor([0.0])).tolist()
-        [0.0]
+        >>> [round(v, 4) for v in cnnkit.functional.bent_identity(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 1.2071]
     """
     x = _t(input)
     return ((x * x + 1).sqrt() - 1) * 0.5 + x
@@ -152,7 +244,13 @@ def _softmax_dim(x: Tensor, dim: Optional[int], what: str) -> int:
 
 
 def softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
-    """``exp(x_i) / Σ_j exp(x_j)`` along ``dim`` (computed stably).
+    """Softmax ``exp(x_i) / Σ_j exp(x_j)`` along ``dim`` (computed stably): outputs sum to 1 along it.
+
+    Args:
+        input: a tensor of any shape.
+        dim: the dimension to normalise (default None: PyTorch's deprecated implicit choice, dim 0
+            for 0-, 1- and 3-D inputs and dim 1 otherwise, with a ``UserWarning``; pass it
+            explicitly, e.g. ``dim=1`` for ``(N, C)`` logits).
 
     Example:
         >>> import cnnkit
@@ -164,25 +262,71 @@ def softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
 
 
 def log_softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
-    """``x_i − log Σ_j exp(x_j)`` along ``dim``, without overflow."""
+    """Log-softmax ``x_i − log Σ_j exp(x_j)`` along ``dim``, without overflow (pair it with ``nll_loss``).
+
+    Args:
+        input: a tensor of any shape.
+        dim: the dimension to normalise (default None: PyTorch's implicit choice with a
+            ``UserWarning``, as :func:`softmax`).
+
+    Example:
+        >>> import cnnkit
+        >>> out = cnnkit.functional.log_softmax(cnnkit.tensor([[0.0, 0.0]]), dim=1)
+        >>> [round(v, 4) for v in out.tolist()[0]]
+        [-0.6931, -0.6931]
+    """
     x = _t(input)
     return A.LogSoftmax.apply(x, axis=_softmax_dim(x, dim, "log_softmax"))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit ``x · Φ(x)``; ``approximate='tanh'`` uses the tanh formula."""
+    """Gaussian error linear unit ``x · Φ(x)``, Φ the standard normal CDF.
+
+    Args:
+        input: a tensor of any shape.
+        approximate: ``'none'`` (exact, default) or ``'tanh'``
+            (``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``).
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.gelu(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.8413]
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return A.GELU.apply(_t(input), approximate=approximate)
 
 
 def silu(input: Tensor) -> Tensor:
-    """``x · σ(x)`` (also called swish)."""
+    """Sigmoid linear unit (swish) ``x · σ(x)``.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.silu(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.7311]
+    """
     return A.SiLU.apply(_t(input))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """Clamp to ``[min_val, max_val]``; the gradient is 1 strictly inside and 0 at and beyond the bounds."""
+    """Hard tanh ``min(max(x, min_val), max_val)``: clamp to ``[min_val, max_val]``.
+
+    The gradient is 1 strictly inside ``(min_val, max_val)`` and 0 at and beyond the bounds, as
+    PyTorch's hardtanh (unlike :func:`clamp`, whose gradient also passes at the bounds).
+
+    Args:
+        input: a tensor of any shape.
+        min_val: lower bound (default −1.0).
+        max_val: upper bound, at least ``min_val`` (default 1.0).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.hardtanh(cnnkit.tensor([-2.0, 0.5, 3.0])).tolist()
+        [-1.0, 0.5, 1.0]
+    """
     from cnnkit.ops.unary import Clamp
 
     if min_val > max_val:
@@ -191,5 +335,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
 
 
 def mish(input: Tensor) -> Tensor:
-    """``x · tanh(softplus(x))``."""
+    """Mish ``x · tanh(softplus(x))``, with ``softplus(x) = log(1 + eˣ)``.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.functional.mish(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.8651]
+    """
     return A.Mish.apply(_t(input))

@@ -18,7 +18,10 @@ def _tensor(x: Any) -> Tensor:
 
 
 def relu(input: Tensor) -> Tensor:
-    """Rectified linear unit, ``max(0, x)``; its gradient at 0 is 0.
+    """Rectified linear unit ``max(0, x)``, elementwise; its gradient at 0 is 0 (as PyTorch).
+
+    Args:
+        input: a tensor of any shape.
 
     Example:
         >>> import cnnkit
@@ -29,34 +32,105 @@ def relu(input: Tensor) -> Tensor:
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """Logistic function ``1 / (1 + exp(-x))``, overflow-free; derivative ``σ(1 − σ)``."""
+    """Logistic function ``σ(x) = 1 / (1 + e^(−x))``, overflow-free; derivative ``σ(1 − σ)``.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.sigmoid(cnnkit.tensor([0.0])).tolist()
+        [0.5]
+    """
     return _tensor(input).sigmoid()
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent; derivative ``1 − tanh²``."""
+    """Hyperbolic tangent ``(eˣ − e^(−x)) / (eˣ + e^(−x))``; derivative ``1 − tanh²``.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.tanh(cnnkit.tensor([0.0])).tolist()
+        [0.0]
+    """
     return _tensor(input).tanh()
 
 
 def exp(input: Tensor) -> Tensor:
+    """Exponential ``eˣ``, elementwise.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.exp(cnnkit.tensor([0.0])).tolist()
+        [1.0]
+    """
     return _tensor(input).exp()
 
 
 def log(input: Tensor) -> Tensor:
-    """Natural logarithm (NaN below 0, -inf at 0, as NumPy and PyTorch)."""
+    """Natural logarithm ``ln x``, elementwise (NaN below 0, −inf at 0, as NumPy and PyTorch).
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.log(cnnkit.tensor([1.0])).tolist()
+        [0.0]
+    """
     return _tensor(input).log()
 
 
 def sqrt(input: Tensor) -> Tensor:
+    """Square root ``√x``, elementwise (NaN below 0; the gradient at 0 is +inf).
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.sqrt(cnnkit.tensor([4.0, 9.0])).tolist()
+        [2.0, 3.0]
+    """
     return _tensor(input).sqrt()
 
 
 def abs(input: Tensor) -> Tensor:
+    """Absolute value ``|x|``, elementwise.
+
+    Args:
+        input: a tensor of any shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.abs(cnnkit.tensor([-2.0, 3.0])).tolist()
+        [2.0, 3.0]
+    """
     return _tensor(input).abs()
 
 
 def clamp(input: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
-    """Limit values to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
+    """Limit values to ``[min, max]``: ``min(max(x, min), max)``; ``clip`` is the same function.
+
+    The gradient passes where ``min <= x <= max`` (bounds included, as PyTorch's clamp; compare
+    :func:`hardtanh`, whose gradient is 0 at the bounds).
+
+    Args:
+        input: a tensor of any shape.
+        min: lower bound (default None: no lower bound).
+        max: upper bound (default None: no upper bound).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.clamp(cnnkit.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0).tolist()
+        [0.0, 0.5, 1.0]
+    """
     return _tensor(input).clamp(min, max)
 
 
@@ -64,7 +138,16 @@ clip = clamp
 
 
 def maximum(input: Any, other: Any) -> Tensor:
-    """Elementwise maximum with broadcasting; the larger input gets the gradient (half each on ties).
+    """Elementwise maximum ``max(input, other)`` with broadcasting.
+
+    The larger input gets the gradient; ties split it half and half.
+
+    Args:
+        input: a tensor (or number).
+        other: a tensor or number, broadcast against ``input``.
+
+    Shape:
+        Output: the broadcast shape of ``input`` and ``other``.
 
     Example:
         >>> import cnnkit
@@ -75,12 +158,41 @@ def maximum(input: Any, other: Any) -> Tensor:
 
 
 def minimum(input: Any, other: Any) -> Tensor:
-    """Elementwise minimum with broadcasting; the smaller input gets the gradient."""
+    """Elementwise minimum ``min(input, other)`` with broadcasting.
+
+    The smaller input gets the gradient; ties split it half and half.
+
+    Args:
+        input: a tensor (or number).
+        other: a tensor or number, broadcast against ``input``.
+
+    Shape:
+        Output: the broadcast shape of ``input`` and ``other``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.minimum(cnnkit.tensor([1.0, 5.0]), cnnkit.tensor([3.0, 2.0])).tolist()
+        [1.0, 2.0]
+    """
     return _tensor(input).minimum(other)
 
 
 def matmul(input: Any, other: Any) -> Tensor:
-    """Matrix product (``@``), batched and with 1-D operands as in NumPy."""
+    """Matrix product ``input @ other``, batched and with 1-D operands as in NumPy (and ``torch.matmul``).
+
+    Args:
+        input: a tensor with at least 1 dimension.
+        other: a tensor with at least 1 dimension.
+
+    Shape:
+        ``(*, n, k) @ (*, k, m)`` → ``(*, n, m)`` with broadcast batch dims; a 1-D operand is a
+        vector (its dimension is removed from the result).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.matmul(cnnkit.ones(2, 3), cnnkit.ones(3, 4)).shape
+        (2, 4)
+    """
     return _tensor(input).matmul(other)
 
 
@@ -88,6 +200,14 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Pick ``input`` where ``condition`` is true, else ``other``; all three broadcast.
 
     The condition is not differentiable; each branch receives the gradient where it was chosen.
+
+    Args:
+        condition: a boolean tensor or array (compare first, e.g. ``x > 0``).
+        input: values where ``condition`` is true (tensor or number).
+        other: values where it is false (tensor or number).
+
+    Shape:
+        Output: the broadcast shape of ``condition``, ``input`` and ``other``.
 
     Example:
         >>> import cnnkit
@@ -124,7 +244,17 @@ def _same_rank(tensors: Sequence[Any], what: str) -> list:
 
 
 def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -> Tensor:
-    """Join tensors along an existing dimension (``axis=`` is accepted as NumPy's spelling).
+    """Join tensors along an existing dimension; ``concatenate`` is the same function.
+
+    Integer tensors joining float ones take the float dtype, as PyTorch.
+
+    Args:
+        tensors: a non-empty sequence of tensors with the same shape except in ``dim``.
+        dim: the dimension to join along (default 0).
+        axis: NumPy's spelling of ``dim``; overrides it when given (default None).
+
+    Shape:
+        Inputs ``(*, n_i, *)``; output ``(*, Σ n_i, *)``.
 
     Example:
         >>> import cnnkit
@@ -155,7 +285,21 @@ concatenate = cat
 
 
 def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Optional[int] = None) -> Tensor:
-    """Join equally shaped tensors along a new dimension ``dim``."""
+    """Join equally shaped tensors along a new dimension ``dim``.
+
+    Args:
+        tensors: a non-empty sequence of tensors of the same shape.
+        dim: position of the new dimension in the output (default 0).
+        axis: NumPy's spelling of ``dim``; overrides it when given (default None).
+
+    Shape:
+        K inputs of shape ``S``; output ``S`` with a new dimension of size K inserted at ``dim``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.stack([cnnkit.zeros(2), cnnkit.ones(2)], dim=1).tolist()
+        [[0.0, 1.0], [0.0, 1.0]]
+    """
     items = _same_rank(tensors, "stack")
     for i, t in enumerate(items):
         if t.shape != items[0].shape:
@@ -194,9 +338,12 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     Args:
         input: tensor to pad.
         pad: an even-length sequence of integers.
-        mode: ``"constant"`` (fill with ``value``), ``"reflect"`` (mirror without repeating the
-            edge), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap around).
-        value: fill value of constant mode.
+        mode: ``"constant"`` (default; fill with ``value``), ``"reflect"`` (mirror without
+            repeating the edge), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap around).
+        value: fill value of constant mode (default 0.0).
+
+    Shape:
+        Each padded dimension grows by ``left + right``; the others are unchanged.
 
     Example:
         >>> import cnnkit
@@ -226,20 +373,53 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Sum ``Σ x`` over ``dim`` (all elements by default).
+
+    Args:
+        input: a tensor.
+        dim: an int or tuple of dims to reduce (default None: all of them).
+        keepdim: keep the reduced dims with size 1 (default False).
+
+    Shape:
+        The input's shape without the reduced dims (size 1 with ``keepdim``); ``()`` for all dims.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.sum(cnnkit.ones(2, 3), dim=1).tolist()
+        [3.0, 3.0]
+    """
     return _tensor(input).sum(dim, keepdim)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Arithmetic mean ``Σ x / n`` over ``dim`` (all elements by default).
+
+    Args:
+        input: a tensor.
+        dim: an int or tuple of dims to reduce (default None: all of them).
+        keepdim: keep the reduced dims with size 1 (default False).
+
+    Shape:
+        The input's shape without the reduced dims (size 1 with ``keepdim``); ``()`` for all dims.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.mean(cnnkit.tensor([[1.0, 2.0], [3.0, 6.0]]), dim=0, keepdim=True).tolist()
+        [[2.0, 4.0]]
+    """
     return _tensor(input).mean(dim, keepdim)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
-    """Affine map ``input @ weight.T + bias`` in one op.
+    """Affine map ``input @ weight.T + bias`` in one op (PyTorch's ``F.linear``).
 
     Args:
         input: ``(*, in_features)``.
-        weight: ``(out_features, in_features)``.
-        bias: ``(out_features,)`` or None.
+        weight: ``(out_features, in_features)``, same float dtype as ``input``.
+        bias: ``(out_features,)`` or None (default None).
+
+    Shape:
+        Input ``(*, in_features)``; output ``(*, out_features)``.
 
     Example:
         >>> import cnnkit

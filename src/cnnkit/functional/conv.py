@@ -117,10 +117,21 @@ def conv_nd(nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stri
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntOrTuple = 1,
            padding: Any = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: str = "zeros") -> Tensor:
-    """1-D cross-correlation; see :func:`conv2d` for the arguments.
+    """1-D cross-correlation ``out[n, o, i] = bias[o] + Σ_{c,u} weight[o, c, u] · x_pad[n, c, i·s + u·d]``.
+
+    Args:
+        input, weight, bias: as :func:`conv2d`, one spatial dim: ``(N, C_in, L)`` or ``(C_in, L)``,
+            ``(C_out, C_in/groups, K)`` and ``(C_out,)`` or None (default None).
+        stride, padding, dilation, groups, padding_mode: as :func:`conv2d` (ints or 1-tuples).
 
     Shape:
-        input ``(N, C_in, L)``, weight ``(C_out, C_in/groups, K)``, output ``(N, C_out, L_out)``.
+        Input ``(N, C_in, L)``, weight ``(C_out, C_in/groups, K)``; output ``(N, C_out, L_out)``,
+        ``L_out = floor((L + 2P − D(K − 1) − 1) / S) + 1``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.conv1d(cnnkit.ones(1, 1, 5), cnnkit.ones(1, 1, 3)).tolist()
+        [[[3.0, 3.0, 3.0]]]
     """
     return conv_nd(1, input, weight, bias, stride, padding, dilation, groups, padding_mode)
 
@@ -134,17 +145,19 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
 
     Args:
         input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
-        weight: ``(C_out, C_in/groups, kH, kW)``.
-        bias: ``(C_out,)`` or None.
-        stride: step between windows (int or pair).
-        padding: int or pair of zero rows/columns on each side, ``'valid'`` (none) or ``'same'``
-            (output ``ceil(size/stride)`` for any stride; the odd extra cell goes bottom/right).
-        dilation: spacing between kernel taps.
-        groups: split channels into independent groups (``groups = C_in`` is depthwise).
-        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        weight: ``(C_out, C_in/groups, kH, kW)``, same float dtype as ``input``.
+        bias: ``(C_out,)`` or None (default None).
+        stride: step between windows, int or pair (default 1).
+        padding: int or pair of rows/columns on each side (default 0), ``'valid'`` (none) or
+            ``'same'``: output ``ceil(size/stride)`` for any stride (PyTorch refuses strided 'same'),
+            the odd extra cell at the bottom/right.
+        dilation: spacing between kernel taps (default 1).
+        groups: split channels into independent groups; ``groups = C_in`` is depthwise (default 1).
+        padding_mode: ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``.
 
     Shape:
-        output ``(N, C_out, H_out, W_out)``, ``H_out = floor((H + 2P − D(K−1) − 1)/S) + 1``.
+        Input ``(N, C_in, H, W)``; output ``(N, C_out, H_out, W_out)`` with
+        ``H_out = floor((H + 2P − D(K−1) − 1)/S) + 1`` (likewise ``W_out``).
 
     Example:
         >>> import cnnkit
@@ -157,19 +170,41 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
 
 def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: IntOrTuple = 1,
            padding: Any = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: str = "zeros") -> Tensor:
-    """3-D cross-correlation; see :func:`conv2d` for the arguments.
+    """3-D cross-correlation over ``(D, H, W)`` (volumes or video); see :func:`conv2d`.
+
+    Args:
+        input, weight, bias: ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``,
+            ``(C_out, C_in/groups, kD, kH, kW)`` and ``(C_out,)`` or None (default None).
+        stride, padding, dilation, groups, padding_mode: as :func:`conv2d` (ints or triples).
 
     Shape:
-        input ``(N, C_in, D, H, W)``, weight ``(C_out, C_in/groups, kD, kH, kW)``.
+        Input ``(N, C_in, D, H, W)``, weight ``(C_out, C_in/groups, kD, kH, kW)``; output
+        ``(N, C_out, D_out, H_out, W_out)``, each size as in :func:`conv2d`.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.conv3d(cnnkit.ones(1, 2, 4, 4, 4), cnnkit.ones(3, 2, 3, 3, 3)).shape
+        (1, 3, 2, 2, 2)
     """
     return conv_nd(3, input, weight, bias, stride, padding, dilation, groups, padding_mode)
 
 
 def convolve2d(input: Tensor, kernel: Tensor, stride: IntOrTuple = 1, padding: Any = 0) -> Tensor:
-    """True (mathematical) 2-D convolution: the kernel is flipped in both directions first.
+    """True (mathematical) 2-D convolution ``Σ_{u,v} k[u, v] · x[i − u, j − v]``: the kernel is flipped.
 
     For the teaching examples: a 2-D image and a 2-D kernel (or batched NCHW input with a
-    ``(C_out, C_in, kH, kW)`` kernel). For symmetric kernels it equals :func:`conv2d`.
+    ``(C_out, C_in, kH, kW)`` kernel): :func:`conv2d` with the kernel flipped in both spatial
+    directions, so for symmetric kernels the two agree. A cnnkit extra.
+
+    Args:
+        input: an image ``(H, W)``, or ``(N, C_in, H, W)``.
+        kernel: ``(kH, kW)`` for a 2-D image, else ``(C_out, C_in, kH, kW)``.
+        stride: step between windows (default 1).
+        padding: zero padding as :func:`conv2d` (default 0).
+
+    Shape:
+        ``(H, W)`` → ``(H_out, W_out)``, or ``(N, C_in, H, W)`` → ``(N, C_out, H_out, W_out)``,
+        sizes as in :func:`conv2d`.
 
     Example:
         >>> import cnnkit

@@ -102,16 +102,21 @@ def _elementwise_weight(weight: Optional[Any], x: Tensor, what: str) -> Optional
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy between logits and targets, fused and numerically stable.
+    """Softmax cross-entropy ``−Σ_c t_c · log softmax(x)_c`` between logits and targets, fused and stable.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
         target: class indices (integer, shape ``(N, d1, ...)``) or class probabilities (float,
             same shape as ``input``).
-        weight: per-class weights ``(C,)``.
-        ignore_index: class-index targets equal to it contribute nothing (and are not counted).
-        reduction: ``'mean'`` (divided by the summed weights of counted targets), ``'sum'``, ``'none'``.
-        label_smoothing: ε in [0, 1]: the target becomes ``(1 − ε)·onehot + ε/C``.
+        weight: per-class weights ``(C,)`` (default None: all 1).
+        ignore_index: class-index targets equal to it contribute nothing and are not counted
+            (default −100).
+        reduction: ``'mean'`` (default; over the summed weights of counted class-index targets, over
+            the ``N·d1·...`` rows for probability targets), ``'sum'`` or ``'none'``.
+        label_smoothing: ε in [0, 1]: the target becomes ``(1 − ε)·onehot + ε/C`` (default 0.0).
+
+    Shape:
+        Output a scalar, or ``(N, d1, ...)`` with ``reduction='none'``.
 
     Example:
         >>> import cnnkit
@@ -147,7 +152,25 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
 
 def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: ``−weight[y]·input[y]`` for log-probabilities (after ``log_softmax``)."""
+    """Negative log-likelihood ``−weight[y] · input[y]`` for log-probabilities (after ``log_softmax``).
+
+    Args:
+        input: log-probabilities ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
+        target: integer class indices ``(N, d1, ...)``.
+        weight: per-class weights ``(C,)`` (default None: all 1).
+        ignore_index: targets equal to it contribute nothing and are not counted (default −100).
+        reduction: ``'mean'`` (default; over the summed weights of counted targets), ``'sum'`` or
+            ``'none'``.
+
+    Shape:
+        Output a scalar, or the target's shape with ``reduction='none'``.
+
+    Example:
+        >>> import cnnkit
+        >>> logp = cnnkit.tensor([[-1.0, -2.0]])
+        >>> cnnkit.functional.nll_loss(logp, cnnkit.tensor([1], dtype="int64")).item()
+        2.0
+    """
     what = "nll_loss"
     _check_reduction(reduction, what)
     x, t = _t(input), _t(target)
@@ -161,17 +184,25 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, ign
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
-    """Mean squared error ``(x − y)²`` (averaged over all elements by default).
+    """Mean squared error ``mean((x − y)²)`` (averaged over all elements by default).
+
+    Unlike PyTorch, input and target shapes must match exactly (PyTorch warns and broadcasts).
 
     Args:
         input, target: tensors of the same shape.
-        reduction: ``'mean'``, ``'sum'`` or ``'none'``.
-        weight: optional per-element weights shaped like ``input`` (mean becomes ``Σ w·e / Σ w``).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+        weight: optional per-element weights broadcast to ``input`` (default None); the mean then
+            becomes ``Σ w·e / Σ w`` (PyTorch 2.13's ``weight=``).
+
+    Shape:
+        Output a scalar, or the input's shape with ``reduction='none'``.
 
     Example:
         >>> import cnnkit
         >>> cnnkit.functional.mse_loss(cnnkit.tensor([1.0, 3.0]), cnnkit.tensor([0.0, 0.0])).item()
         5.0
+        >>> cnnkit.functional.mse_loss(cnnkit.tensor([1.0, 3.0]), cnnkit.zeros(2), weight=[3.0, 1.0]).item()
+        3.0
     """
     _check_reduction(reduction, "mse_loss")
     x, t = _t(input), _t(target)
@@ -181,7 +212,21 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Opt
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
-    """Mean absolute error ``|x − y|`` (arguments as :func:`mse_loss`)."""
+    """Mean absolute error ``mean(|x − y|)`` (arguments as :func:`mse_loss`).
+
+    Args:
+        input, target: tensors of the same shape.
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+        weight: optional per-element weights (default None); the mean becomes ``Σ w·|e| / Σ w``.
+
+    Shape:
+        Output a scalar, or the input's shape with ``reduction='none'``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.l1_loss(cnnkit.tensor([1.0, -3.0]), cnnkit.zeros(2)).item()
+        2.0
+    """
     _check_reduction(reduction, "l1_loss")
     x, t = _t(input), _t(target)
     _same_shape(x, t, "l1_loss")
@@ -190,7 +235,26 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Opti
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Optional[Tensor] = None) -> Tensor:
-    """``½d²`` where ``|d| < delta``, ``delta·(|d| − ½delta)`` elsewhere (``d = x − y``)."""
+    """Huber loss: ``½d²`` where ``|d| < delta``, ``delta·(|d| − ½delta)`` elsewhere (``d = x − y``).
+
+    With ``weight`` the mean is ``Σ w·ℓ / N`` over the N elements, as PyTorch, not ``/ Σ w`` as
+    :func:`mse_loss` and :func:`l1_loss`.
+
+    Args:
+        input, target: tensors of the same shape.
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+        delta: where the loss turns from quadratic to linear; must be positive (default 1.0).
+        weight: optional per-element weights broadcast to ``input`` (default None).
+
+    Shape:
+        Output a scalar, or the input's shape with ``reduction='none'``.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.tensor([0.5, 3.0])
+        >>> cnnkit.functional.huber_loss(x, cnnkit.zeros(2), weight=[2.0, 0.0]).item()
+        0.125
+    """
     _check_reduction(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -205,7 +269,25 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                          reduction: str = "mean") -> Tensor:
-    """``−w·(t·log x + (1 − t)·log(1 − x))`` for probabilities ``x`` in [0, 1] (logs floored at −100)."""
+    """Binary cross-entropy ``−w·(t·log x + (1 − t)·log(1 − x))`` for probabilities ``x`` in [0, 1].
+
+    Logs are floored at −100, as PyTorch; inputs outside [0, 1] (or NaN) raise.
+
+    Args:
+        input: probabilities (after a sigmoid).
+        target: targets in [0, 1], same shape as ``input``.
+        weight: per-element weights broadcast to ``input`` (default None).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+
+    Shape:
+        Output a scalar, or the input's shape with ``reduction='none'``.
+
+    Example:
+        >>> import cnnkit
+        >>> loss = cnnkit.functional.binary_cross_entropy(cnnkit.tensor([0.5]), cnnkit.tensor([1.0]))
+        >>> round(loss.item(), 4)
+        0.6931
+    """
     what = "binary_cross_entropy"
     _check_reduction(reduction, what)
     x, t = _t(input), _t(target)
@@ -219,10 +301,27 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                                      reduction: str = "mean", pos_weight: Optional[Tensor] = None) -> Tensor:
-    """Sigmoid + binary cross-entropy in one stable op (prefer it to ``sigmoid`` + ``binary_cross_entropy``).
+    """Sigmoid + binary cross-entropy in one stable op: ``−w·(p·t·log σ(x) + (1 − t)·log(1 − σ(x)))``.
+
+    Prefer it to ``sigmoid`` followed by :func:`binary_cross_entropy`.
 
     Args:
-        pos_weight: weight of positive examples, broadcast over the last dimension (one per class).
+        input: logits.
+        target: targets in [0, 1], same shape as ``input``.
+        weight: per-element weights broadcast to ``input`` (default None).
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
+        pos_weight: weight ``p`` of positive examples, broadcast over the last dimension (one per
+            class; default None: 1).
+
+    Shape:
+        Input and target ``(*, C)``, ``pos_weight`` ``(C,)``; output a scalar, or the input's shape
+        with ``reduction='none'``.
+
+    Example:
+        >>> import cnnkit
+        >>> loss = cnnkit.functional.binary_cross_entropy_with_logits(cnnkit.zeros(2, 3), cnnkit.ones(2, 3))
+        >>> round(loss.item(), 4)
+        0.6931
     """
     what = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, what)

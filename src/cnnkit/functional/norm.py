@@ -29,12 +29,24 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
                momentum: Optional[float] = 0.1, eps: float = 1e-5,
                num_batches_tracked: Optional[Tensor] = None) -> Tensor:
-    """Batch normalisation over every dim except 1 (the channels), as PyTorch.
+    """Batch normalisation ``γ · (x − mean) / √(var + eps) + β`` over every dim except 1 (the channels).
 
     In training (or without running statistics) it uses the batch mean and *biased* variance, and
     updates the running estimates in place with the *unbiased* variance:
-    ``running = (1 − momentum)·running + momentum·batch`` (``momentum=None``: cumulative average
-    over ``num_batches_tracked``). In evaluation it uses the running statistics.
+    ``running = (1 − momentum)·running + momentum·batch``. In evaluation it uses the running
+    statistics. As PyTorch's ``F.batch_norm``, plus ``num_batches_tracked``.
+
+    Args:
+        input: ``(N, C, *)``; training needs more than one value per channel.
+        running_mean, running_var: ``(C,)`` buffers updated in place in training, or None.
+        weight: γ ``(C,)`` or None (default None: 1).
+        bias: β ``(C,)`` or None (default None: 0).
+        training: use (and update) batch statistics (default False).
+        momentum: running-average factor (default 0.1; None: cumulative average over
+            ``num_batches_tracked``).
+        eps: added to the variance for stability (default 1e-5).
+        num_batches_tracked: a 0-d integer tensor incremented in place in training (default None;
+            needed for ``momentum=None``, a cnnkit extra).
 
     Example:
         >>> import cnnkit
@@ -77,7 +89,23 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
 
 def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
-    """Normalise over the last ``len(normalized_shape)`` dims of each sample (biased variance)."""
+    """Layer normalisation ``γ · (x − mean) / √(var + eps) + β`` over the last ``len(normalized_shape)`` dims.
+
+    Each sample is normalised with its own mean and biased variance, as PyTorch.
+
+    Args:
+        input: ``(*, *normalized_shape)``.
+        normalized_shape: int or tuple: the trailing dims to normalise over.
+        weight: elementwise γ of shape ``normalized_shape``, or None (default None: 1).
+        bias: elementwise β of shape ``normalized_shape``, or None (default None: 0).
+        eps: added to the variance for stability (default 1e-5).
+
+    Example:
+        >>> import cnnkit
+        >>> y = cnnkit.functional.layer_norm(cnnkit.tensor([[1.0, 3.0]]), (2,))
+        >>> [round(v, 4) for v in y.reshape(-1).tolist()]
+        [-1.0, 1.0]
+    """
     x = _t(input)
     shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (int(normalized_shape),)
     if x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
@@ -89,7 +117,23 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
 
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                eps: float = 1e-5) -> Tensor:
-    """Normalise each sample over groups of channels (and all spatial positions)."""
+    """Group normalisation ``(x − mean) / √(var + eps)`` per (sample, channel group), then γ, β.
+
+    Statistics cover the group's channels and all positions; γ and β are per channel, as PyTorch.
+
+    Args:
+        input: ``(N, C, *)``.
+        num_groups: number of groups; must divide C.
+        weight: per-channel γ ``(C,)`` or None (default None: 1).
+        bias: per-channel β ``(C,)`` or None (default None: 0).
+        eps: added to the variance for stability (default 1e-5).
+
+    Example:
+        >>> import cnnkit
+        >>> y = cnnkit.functional.group_norm(cnnkit.tensor([[1.0, 3.0, 5.0, 5.0]]), 2)
+        >>> [round(v, 4) for v in y.reshape(-1).tolist()]
+        [-1.0, 1.0, 0.0, 0.0]
+    """
     x = _t(input)
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise ValueError(f"group_norm: the channel count (dim 1 of {x.shape}) must be divisible by num_groups={num_groups}")
@@ -112,6 +156,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 
     Identity when ``training`` is False. Draws from cnnkit's seeded generator unless given one.
 
+    Args:
+        input: a tensor of any shape.
+        p: drop probability in [0, 1) (default 0.5); unlike PyTorch, p = 1 is refused (the
+            1/(1 − p) scale is undefined).
+        training: apply dropout; False returns the input (default True, as PyTorch's ``F.dropout``).
+        generator: a ``numpy.random.Generator`` (default None: cnnkit's seeded generator).
+
     Example:
         >>> import cnnkit
         >>> cnnkit.functional.dropout(cnnkit.ones(3), 0.5, training=False).tolist()
@@ -128,7 +179,22 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 
 def dropout_channels(input: Tensor, p: float = 0.5, training: bool = True,
                      generator: Optional[np.random.Generator] = None, what: str = "dropout2d") -> Tensor:
-    """Channel dropout (``dropout1d/2d/3d``): zero whole feature maps, one draw per (sample, channel)."""
+    """Channel dropout (``dropout1d/2d/3d``): zero whole channels and scale the rest by 1/(1 − p).
+
+    One draw per (sample, channel); identity when ``training`` is False.
+
+    Args:
+        input: ``(N, C, *spatial)`` (at least 2 dims).
+        p: drop probability in [0, 1) (default 0.5; p = 1 is refused).
+        training: apply dropout; False returns the input (default True).
+        generator: a ``numpy.random.Generator`` (default None: cnnkit's seeded generator).
+        what: the name used in error messages (default ``'dropout2d'``).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.dropout_channels(cnnkit.ones(2, 3, 4), 0.5).shape
+        (2, 3, 4)
+    """
     _check_p(p, what)
     x = _t(input)
     if x.ndim < 2:
@@ -142,5 +208,17 @@ def dropout_channels(input: Tensor, p: float = 0.5, training: bool = True,
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               generator: Optional[np.random.Generator] = None) -> Tensor:
-    """Zero entire channels of ``(N, C, H, W)`` with probability ``p`` (scaled by 1/(1 − p))."""
+    """Spatial dropout: zero entire channels of ``(N, C, H, W)`` with probability ``p``, scaled by 1/(1 − p).
+
+    Args:
+        input: ``(N, C, H, W)`` (any input with at least 2 dims is read as ``(N, C, *)``).
+        p: drop probability in [0, 1) (default 0.5; p = 1 is refused).
+        training: apply dropout; False returns the input (default True).
+        generator: a ``numpy.random.Generator`` (default None: cnnkit's seeded generator).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.dropout2d(cnnkit.ones(1, 2, 2, 2), 0.5, training=False).tolist()
+        [[[[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]]
+    """
     return dropout_channels(input, p, training, generator, "dropout2d")

@@ -61,27 +61,43 @@ def max_pool_nd(nd: int, input: Any, kernel_size: Any, stride: Any = None, paddi
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """1-D max pooling; see :func:`max_pool2d`."""
+    """1-D max pooling: the largest value of each window along the length; see :func:`max_pool2d`.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        kernel_size, stride, padding, dilation, ceil_mode, return_indices: as :func:`max_pool2d`.
+
+    Shape:
+        Output ``(N, C, L_out)``, ``L_out`` as ``H_out`` in :func:`max_pool2d`.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.max_pool1d(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[3.0, 2.0]]]
+    """
     return max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """2-D max pooling: the largest value in each window.
+    """2-D max pooling: ``out[n, c, i, j]`` is the largest value of window ``(i, j)``.
+
+    Padding cells are −∞ and never win; the gradient goes to one maximum per window, as PyTorch.
 
     Args:
         input: ``(N, C, H, W)`` or ``(C, H, W)``.
         kernel_size: window size (int or pair).
-        stride: step between windows (default: ``kernel_size``).
-        padding: implicit −∞ padding on each side (at most half the kernel).
-        dilation: spacing between window taps.
+        stride: step between windows (default None: ``kernel_size``).
+        padding: implicit −∞ padding on each side, at most half the kernel (default 0).
+        dilation: spacing between window taps (default 1).
         ceil_mode: round the output size up (a last, partial window is kept if it starts
-            inside the input or the left padding).
-        return_indices: also return the flat index (within each H·W plane) of every maximum.
+            inside the input or the left padding; default False).
+        return_indices: also return the flat index (within each H·W plane) of every maximum
+            (default False).
 
     Shape:
-        output ``(N, C, H_out, W_out)``, ``H_out = floor((H + 2P − D(K − 1) − 1) / S) + 1``
-        (ceil instead of floor in ceil mode).
+        Output ``(N, C, H_out, W_out)``, ``H_out = floor((H + 2P − D(K − 1) − 1) / S) + 1``
+        (ceil instead of floor in ceil mode); indices have the output's shape.
 
     Example:
         >>> import cnnkit
@@ -94,7 +110,20 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """3-D max pooling; see :func:`max_pool2d`."""
+    """3-D max pooling over ``(D, H, W)`` windows; see :func:`max_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        kernel_size, stride, padding, dilation, ceil_mode, return_indices: as :func:`max_pool2d`.
+
+    Shape:
+        Output ``(N, C, D_out, H_out, W_out)``, each size as in :func:`max_pool2d`.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.max_pool3d(cnnkit.ones(1, 1, 4, 4, 4), 2).shape
+        (1, 1, 2, 2, 2)
+    """
     return max_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -107,7 +136,14 @@ def min_pool_nd(nd: int, input: Any, kernel_size: Any, stride: Any = None, paddi
 
 def min_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False) -> Tensor:
-    """2-D min pooling (arguments as :func:`max_pool2d`); PyTorch has no equivalent.
+    """2-D min pooling ``min`` over each window, as ``−max_pool2d(−x)``; a cnnkit extra (PyTorch has none).
+
+    Args:
+        input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        kernel_size, stride, padding, dilation, ceil_mode: as :func:`max_pool2d` (padding never wins).
+
+    Shape:
+        Output ``(N, C, H_out, W_out)`` as :func:`max_pool2d`.
 
     Example:
         >>> import cnnkit
@@ -136,19 +172,38 @@ def avg_pool_nd(nd: int, input: Any, kernel_size: Any, stride: Any = None, paddi
 
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
-    """1-D average pooling; see :func:`avg_pool2d`."""
+    """1-D average pooling; see :func:`avg_pool2d`.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        kernel_size, stride, padding, ceil_mode, count_include_pad: as :func:`avg_pool2d`.
+
+    Shape:
+        Output ``(N, C, L_out)`` as :func:`max_pool2d`.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.avg_pool1d(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[2.0, 1.0]]]
+    """
     return avg_pool_nd(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> Tensor:
-    """2-D average pooling: the mean of each window.
+    """2-D average pooling: ``out[n, c, i, j]`` is the mean of window ``(i, j)``, as PyTorch.
 
     Args:
         input: ``(N, C, H, W)`` or ``(C, H, W)``.
-        kernel_size, stride, padding, ceil_mode: as :func:`max_pool2d` (zero padding).
-        count_include_pad: count padding cells in the mean's divisor (PyTorch's default).
-        divisor_override: divide by this number instead.
+        kernel_size: window size (int or pair).
+        stride: step between windows (default None: ``kernel_size``).
+        padding: implicit zero padding on each side, at most half the kernel (default 0).
+        ceil_mode: round the output size up (default False).
+        count_include_pad: count padding cells in the mean's divisor (default True, PyTorch's).
+        divisor_override: divide every window sum by this number instead (default None).
+
+    Shape:
+        Output ``(N, C, H_out, W_out)`` as :func:`max_pool2d` (dilation 1).
 
     Example:
         >>> import cnnkit
@@ -160,7 +215,21 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> Tensor:
-    """3-D average pooling; see :func:`avg_pool2d`."""
+    """3-D average pooling; see :func:`avg_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: as
+            :func:`avg_pool2d`.
+
+    Shape:
+        Output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.avg_pool3d(cnnkit.ones(1, 1, 4, 4, 4), 2).shape
+        (1, 1, 2, 2, 2)
+    """
     return avg_pool_nd(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
 
@@ -179,7 +248,17 @@ def lp_pool_nd(nd: int, input: Any, norm_type: float, kernel_size: Any, stride: 
 
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
               ceil_mode: bool = False) -> Tensor:
-    """2-D power-average pooling ``(Σ x^p)^(1/p)`` over each window (PyTorch's ``lp_pool2d``).
+    """2-D power-average pooling ``(Σ_window x^p)^(1/p)`` (PyTorch's ``lp_pool2d``); p = 2 is L2 pooling.
+
+    Args:
+        input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        norm_type: the power p > 0 (p → ∞ tends to max pooling).
+        kernel_size: window size (int or pair).
+        stride: step between windows (default None: ``kernel_size``).
+        ceil_mode: round the output size up (default False).
+
+    Shape:
+        Output ``(N, C, H_out, W_out)`` as :func:`max_pool2d` (no padding).
 
     Example:
         >>> import cnnkit
@@ -191,25 +270,77 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = N
 
 def lp_pool1d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
               ceil_mode: bool = False) -> Tensor:
-    """1-D power-average pooling; see :func:`lp_pool2d`."""
+    """1-D power-average pooling ``(Σ_window x^p)^(1/p)``; see :func:`lp_pool2d`.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        norm_type, kernel_size, stride, ceil_mode: as :func:`lp_pool2d`.
+
+    Shape:
+        Output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.lp_pool1d(cnnkit.tensor([[[3.0, 4.0, 0.0, 0.0]]]), 2, 2).tolist()
+        [[[5.0, 0.0]]]
+    """
     return lp_pool_nd(1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def min_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False) -> Tensor:
-    """1-D min pooling; see :func:`min_pool2d`."""
+    """1-D min pooling (a cnnkit extra); see :func:`min_pool2d`.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        kernel_size, stride, padding, dilation, ceil_mode: as :func:`max_pool2d`.
+
+    Shape:
+        Output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.min_pool1d(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[1.0, 0.0]]]
+    """
     return min_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def min_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False) -> Tensor:
-    """3-D min pooling; see :func:`min_pool2d`."""
+    """3-D min pooling (a cnnkit extra); see :func:`min_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        kernel_size, stride, padding, dilation, ceil_mode: as :func:`max_pool2d`.
+
+    Shape:
+        Output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.min_pool3d(cnnkit.ones(1, 1, 4, 4, 4), 2).shape
+        (1, 1, 2, 2, 2)
+    """
     return min_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
               ceil_mode: bool = False) -> Tensor:
-    """3-D power-average pooling; see :func:`lp_pool2d`."""
+    """3-D power-average pooling; see :func:`lp_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        norm_type, kernel_size, stride, ceil_mode: as :func:`lp_pool2d`.
+
+    Shape:
+        Output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.lp_pool3d(cnnkit.ones(1, 1, 2, 2, 2), 1, 2).tolist()
+        [[[[[8.0]]]]]
+    """
     return lp_pool_nd(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
@@ -274,12 +405,32 @@ def _adaptive_argmax(x: np.ndarray, spatial: tuple, target: tuple) -> np.ndarray
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
-    """Average pooling to a fixed length ``output_size``."""
+    """Average pooling to a fixed length: window ``i`` is ``[floor(i·L/L_out), ceil((i+1)·L/L_out))``.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        output_size: ``L_out`` (int; None keeps the input length).
+
+    Shape:
+        Output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.adaptive_avg_pool1d(cnnkit.tensor([[[1.0, 3.0, 2.0, 4.0]]]), 2).tolist()
+        [[[2.0, 3.0]]]
+    """
     return adaptive_pool_nd(1, input, output_size, "avg", "adaptive_avg_pool1d")
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
-    """Average pooling to a fixed ``(H_out, W_out)`` whatever the input size (None keeps a size).
+    """Average pooling to a fixed ``(H_out, W_out)`` whatever the input size (PyTorch's windows).
+
+    Args:
+        input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        output_size: ``(H_out, W_out)`` or one int for both; a None entry keeps that input size.
+
+    Shape:
+        Output ``(N, C, H_out, W_out)``.
 
     Example:
         >>> import cnnkit
@@ -290,36 +441,102 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
-    """Average pooling to a fixed ``(D_out, H_out, W_out)``."""
+    """Average pooling to a fixed ``(D_out, H_out, W_out)``; see :func:`adaptive_avg_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        output_size: ``(D_out, H_out, W_out)`` or one int for all; a None entry keeps that size.
+
+    Shape:
+        Output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.adaptive_avg_pool3d(cnnkit.ones(2, 3, 4, 5, 6), (1, None, 2)).shape
+        (2, 3, 1, 5, 2)
+    """
     return adaptive_pool_nd(3, input, output_size, "avg", "adaptive_avg_pool3d")
 
 
 def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """Max pooling to a fixed length ``output_size``."""
+    """Max pooling to a fixed length ``output_size``; see :func:`adaptive_max_pool2d`.
+
+    Args:
+        input: ``(N, C, L)`` or ``(C, L)``.
+        output_size: ``L_out`` (int; None keeps the input length).
+        return_indices: also return the index of each maximum (default False).
+
+    Shape:
+        Output (and indices) ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.adaptive_max_pool1d(cnnkit.tensor([[[1.0, 3.0, 2.0, 4.0]]]), 2).tolist()
+        [[[3.0, 4.0]]]
+    """
     return adaptive_pool_nd(1, input, output_size, "max", "adaptive_max_pool1d", return_indices)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """Max pooling to a fixed ``(H_out, W_out)`` (values only; ties share the gradient)."""
+    """Max pooling to a fixed ``(H_out, W_out)`` whatever the input size (PyTorch's windows).
+
+    The gradient goes to one maximum per window (the first, row-major), as PyTorch.
+
+    Args:
+        input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        output_size: ``(H_out, W_out)`` or one int for both; a None entry keeps that input size.
+        return_indices: also return the flat index (within each H·W plane) of each maximum
+            (default False).
+
+    Shape:
+        Output (and indices) ``(N, C, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.tensor([[[[1., 5.], [3., 2.]]]])
+        >>> [t.tolist() for t in cnnkit.functional.adaptive_max_pool2d(x, 1, return_indices=True)]
+        [[[[[5.0]]]], [[[[1]]]]]
+    """
     return adaptive_pool_nd(2, input, output_size, "max", "adaptive_max_pool2d", return_indices)
 
 
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """Max pooling to a fixed ``(D_out, H_out, W_out)``."""
+    """Max pooling to a fixed ``(D_out, H_out, W_out)``; see :func:`adaptive_max_pool2d`.
+
+    Args:
+        input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        output_size: ``(D_out, H_out, W_out)`` or one int for all; a None entry keeps that size.
+        return_indices: also return the flat index of each maximum (default False).
+
+    Shape:
+        Output (and indices) ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.adaptive_max_pool3d(cnnkit.ones(2, 3, 4, 5, 6), 1).shape
+        (2, 3, 1, 1, 1)
+    """
     return adaptive_pool_nd(3, input, output_size, "max", "adaptive_max_pool3d", return_indices)
 
 
 def channel_pool(input: Tensor, kernel_size: int, mode: str = "max") -> Tensor:
-    """Pool across channels in consecutive groups of ``kernel_size`` (the slides' pooling between filters).
+    """Pool across channels in consecutive groups of ``kernel_size``: max, mean or ``√Σx²`` (a cnnkit extra).
 
-    ``mode``: ``'max'`` (maxout), ``'avg'``, or ``'l2'`` (the slides' L2 pooling over features,
-    ``√Σ x²`` over each group). Input ``(N, C, *spatial)`` → ``(N, C / kernel_size, *spatial)``.
+    The slides' "pooling between filters" (``'max'`` is maxout) and "L2 pooling over features".
+
+    Args:
+        input: ``(N, C, *spatial)``; C must be divisible by ``kernel_size``.
+        kernel_size: channels per group.
+        mode: ``'max'`` (default), ``'avg'`` or ``'l2'`` (``√Σ x²`` over each group).
+
+    Shape:
+        Input ``(N, C, *spatial)``; output ``(N, C / kernel_size, *spatial)``.
 
     Example:
         >>> import cnnkit
         >>> x = cnnkit.tensor([[3.0, 4.0, 1.0, -2.0]])
-        >>> cnnkit.functional.channel_pool(x, 2, "l2").tolist()
-        [[5.0, 2.2360680103302]]
+        >>> [round(v, 4) for v in cnnkit.functional.channel_pool(x, 2, "l2").tolist()[0]]
+        [5.0, 2.2361]
     """
     x = input if isinstance(input, Tensor) else Tensor(input)
     if mode not in ("max", "avg", "l2"):
@@ -338,5 +555,20 @@ def channel_pool(input: Tensor, kernel_size: int, mode: str = "max") -> Tensor:
 
 
 def maxout(input: Tensor, pieces: int) -> Tensor:
-    """Maxout: the maximum over each group of ``pieces`` consecutive channels (Goodfellow et al.)."""
+    """Maxout ``out[:, k] = max_{j < pieces} x[:, k·pieces + j]`` (Goodfellow et al.; a cnnkit extra).
+
+    The maximum over each group of ``pieces`` consecutive channels: ``channel_pool(x, pieces, 'max')``.
+
+    Args:
+        input: ``(N, C, *)``; C must be divisible by ``pieces``.
+        pieces: group size.
+
+    Shape:
+        Input ``(N, C, *)``; output ``(N, C / pieces, *)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.functional.maxout(cnnkit.tensor([[1.0, 3.0, -1.0, -2.0]]), 2).tolist()
+        [[3.0, -1.0]]
+    """
     return channel_pool(input, pieces, "max")

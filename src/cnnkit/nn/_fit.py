@@ -16,10 +16,18 @@ _strict = {"value": False, "probing": False}
 
 
 def set_strict_shapes(strict: bool) -> None:
-    """Make every layer raise (instead of warn) when (W − K + 2P) is not divisible by S.
+    """Make every conv/pool layer raise (instead of warn) when ``(W − K + 2P)`` is not divisible by ``S``.
+
+    By default (strict off) a layer whose windows do not tile its input warns once, naming the
+    ignored rows/columns and fixes; PyTorch silently drops them. A layer's own ``strict=True``
+    argument turns this on for that layer only. A cnnkit extra.
+
+    Args:
+        strict: True to raise ``ValueError``, False (the initial state) to warn.
 
     Example:
         >>> import cnnkit
+        >>> cnnkit.set_strict_shapes(True)
         >>> cnnkit.set_strict_shapes(False)
     """
     _strict["value"] = bool(strict)

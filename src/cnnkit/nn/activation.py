@@ -26,7 +26,10 @@ class _Elementwise(Module):
 
 
 class Sigmoid(_Elementwise):
-    """Logistic sigmoid ``1 / (1 + e^(−x))``, range (0, 1).
+    """Logistic sigmoid ``σ(x) = 1 / (1 + e^(−x))``, elementwise, range (0, 1).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
 
     Example:
         >>> import cnnkit
@@ -39,14 +42,30 @@ class Sigmoid(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """Hyperbolic tangent, range (−1, 1)."""
+    """Hyperbolic tangent ``(eˣ − e^(−x)) / (eˣ + e^(−x))``, elementwise, range (−1, 1).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Tanh()(cnnkit.tensor([0.0])).tolist()
+        [0.0]
+    """
 
     def _call(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
 
 class ReLU(_Elementwise):
-    """Rectified linear unit ``max(0, x)``.
+    """Rectified linear unit ``max(0, x)``, elementwise (gradient 0 at ``x = 0``, as PyTorch).
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored: cnnkit never mutates the input
+            (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
 
     Example:
         >>> import cnnkit
@@ -62,7 +81,20 @@ class ReLU(_Elementwise):
 
 
 class LeakyReLU(_Elementwise):
-    """``x`` for ``x > 0``, ``negative_slope · x`` otherwise (default slope 0.01)."""
+    """Leaky ReLU: ``x`` if ``x > 0`` else ``negative_slope · x``.
+
+    Args:
+        negative_slope: slope for negative inputs (default 0.01).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.LeakyReLU(0.5)(cnnkit.tensor([-2.0, 3.0])).tolist()
+        [-1.0, 3.0]
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
@@ -76,11 +108,17 @@ class LeakyReLU(_Elementwise):
 
 
 class PReLU(Module):
-    """Parametric ReLU: a learnable negative slope, shared (``num_parameters=1``) or per channel.
+    """Parametric ReLU: ``x`` if ``x > 0`` else ``a · x``, ``a`` learnable (shared or one per channel).
 
     Args:
-        num_parameters: 1, or the number of channels (dim 1 of the input).
-        init: initial slope (PyTorch's default 0.25).
+        num_parameters: 1 (one slope shared by all channels) or the number of channels C, dim 1
+            of the input (default 1).
+        init: initial slope (default 0.25, PyTorch's).
+        dtype: parameter dtype (default float32).
+
+    Shape:
+        Input ``(N, C, *)`` or unbatched ``(C,)`` (any shape when ``num_parameters=1``); output
+        same shape. ``weight``: ``(num_parameters,)``.
 
     Example:
         >>> import cnnkit
@@ -106,7 +144,24 @@ class PReLU(Module):
 
 
 class RReLU(Module):
-    """Randomized leaky ReLU: slope ~ U(lower, upper) per element in training, (lower+upper)/2 in eval."""
+    """Randomized leaky ReLU: ``x`` if ``x ≥ 0`` else ``a · x``, with ``a ~ U(lower, upper)`` per element.
+
+    In training a new slope is drawn for every element (from cnnkit's seeded generator, see
+    :func:`cnnkit.manual_seed`); in eval mode the slope is fixed to ``(lower + upper) / 2``, as PyTorch.
+
+    Args:
+        lower: lower bound of the slope (default 1/8); ``0 ≤ lower ≤ upper``.
+        upper: upper bound of the slope (default 1/3).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.RReLU(0.25, 0.75).eval()(cnnkit.tensor([-2.0, 1.0])).tolist()
+        [-1.0, 1.0]
+    """
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
         super().__init__()
@@ -122,7 +177,20 @@ class RReLU(Module):
 
 
 class ELU(_Elementwise):
-    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha · (eˣ − 1)`` otherwise."""
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha · (eˣ − 1)``.
+
+    Args:
+        alpha: scale of the negative branch, which saturates at ``−alpha`` (default 1.0).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.ELU()(cnnkit.tensor([-1.0, 2.0])).tolist()]
+        [-0.6321, 2.0]
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
@@ -136,7 +204,21 @@ class ELU(_Elementwise):
 
 
 class SELU(_Elementwise):
-    """Scaled ELU (λ = 1.0507009873554805, α = 1.6732632423543772); pair it with lecun_normal_ init."""
+    """Scaled ELU ``λ · (x if x > 0 else α · (eˣ − 1))``, λ = 1.0507009873554805, α = 1.6732632423543772.
+
+    Self-normalising; pair it with :func:`cnnkit.nn.init.lecun_normal_` weights.
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.SELU()(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 1.0507]
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -146,17 +228,25 @@ class SELU(_Elementwise):
 
 
 class SReLU(Module):
-    """S-shaped ReLU with learnable thresholds ``t_l, t_r`` and slopes ``a_l, a_r`` per channel.
+    """S-shaped ReLU (a cnnkit extra, not in PyTorch) with learnable thresholds and slopes.
+
+    ``t_r + a_r · (x − t_r)`` if ``x ≥ t_r``; ``t_l + a_l · (x − t_l)`` if ``x ≤ t_l``; ``x`` in between.
 
     Args:
-        num_parameters: 1 (shared) or the number of channels.
-        t_left, a_left, t_right, a_right: initial values (by default identity in [−1, 1]
-            and slopes 0.1 outside it).
+        num_parameters: 1 (shared by all channels) or the number of channels C (default 1).
+        t_left: initial left threshold ``t_l`` (default −1.0).
+        a_left: initial left slope ``a_l`` (default 0.1).
+        t_right: initial right threshold ``t_r`` (default 1.0).
+        a_right: initial right slope ``a_r`` (default 0.1).
+
+    Shape:
+        Input ``(N, C, *)`` or unbatched ``(C,)`` (any shape when ``num_parameters=1``); output
+        same shape. ``t_left``, ``a_left``, ``t_right``, ``a_right``: ``(num_parameters,)`` each.
 
     Example:
         >>> import cnnkit
-        >>> cnnkit.nn.SReLU()(cnnkit.tensor([-3.0, 0.5, 3.0])).tolist()
-        [-1.2000000476837158, 0.5, 1.2000000476837158]
+        >>> [round(v, 4) for v in cnnkit.nn.SReLU()(cnnkit.tensor([-3.0, 0.5, 3.0])).tolist()]
+        [-1.2, 0.5, 1.2]
     """
 
     def __init__(self, num_parameters: int = 1, t_left: float = -1.0, a_left: float = 0.1,
@@ -179,7 +269,20 @@ class SReLU(Module):
 
 
 class ISRLU(_Elementwise):
-    """Inverse square root linear unit: ``x / √(1 + αx²)`` for ``x < 0``, ``x`` otherwise."""
+    """Inverse square root linear unit (a cnnkit extra): ``x`` if ``x ≥ 0`` else ``x / √(1 + α·x²)``.
+
+    Args:
+        alpha: curvature of the negative branch, which saturates at ``−1/√alpha``; must be ≥ 0
+            (checked at the first call; default 1.0).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.ISRLU()(cnnkit.tensor([-1.0, 2.0])).tolist()]
+        [-0.7071, 2.0]
+    """
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
@@ -193,11 +296,20 @@ class ISRLU(_Elementwise):
 
 
 class APL(Module):
-    """Adaptive piecewise linear unit ``max(0, x) + Σ_s a_s · max(0, −x + b_s)``, learnable per channel.
+    """Adaptive piecewise linear unit (a cnnkit extra): ``max(0, x) + Σ_s a_s · max(0, −x + b_s)``.
+
+    The hinge slopes ``a`` and positions ``b`` are learnable, shared or per channel; they start
+    at ``a ~ U(−0.1, 0.1)`` and ``b ~ U(−0.5, 0.5)`` (the original paper's scale).
 
     Args:
-        num_parameters: 1 (shared) or the number of channels.
-        hinges: number of hinges S.
+        num_parameters: 1 (shared by all channels) or the number of channels C (default 1).
+        hinges: number of hinges S (default 1).
+        generator: ``numpy.random.Generator`` for the initial values (default None: cnnkit's
+            seeded generator).
+
+    Shape:
+        Input ``(N, C, *)``, ``(N, C)`` or unbatched ``(C,)``; output same shape.
+        ``a``, ``b``: ``(hinges, num_parameters)``.
 
     Example:
         >>> import cnnkit
@@ -229,7 +341,20 @@ class APL(Module):
 
 
 class Softplus(_Elementwise):
-    """``log(1 + e^(βx)) / β``, linear where ``βx > threshold``."""
+    """Softplus ``log(1 + e^(β·x)) / β``, a smooth ReLU; it returns ``x`` where ``β·x > threshold``.
+
+    Args:
+        beta: sharpness β, must be positive (default 1.0).
+        threshold: above this value of ``β·x`` the output is ``x`` (default 20.0).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.Softplus()(cnnkit.tensor([0.0, 30.0])).tolist()]
+        [0.6931, 30.0]
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -243,14 +368,31 @@ class Softplus(_Elementwise):
 
 
 class BentIdentity(_Elementwise):
-    """``(√(x² + 1) − 1) / 2 + x``."""
+    """Bent identity (a cnnkit extra, not in PyTorch): ``(√(x² + 1) − 1) / 2 + x``.
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.BentIdentity()(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 1.2071]
+    """
 
     def _call(self, x: Tensor) -> Tensor:
         return F.bent_identity(x)
 
 
 class Softmax(_Elementwise):
-    """Softmax along ``dim`` (outputs sum to 1 along it).
+    """Softmax ``exp(x_i) / Σ_j exp(x_j)`` along ``dim``: outputs in (0, 1) summing to 1 along it.
+
+    Args:
+        dim: the dimension to normalise (default None: as PyTorch's deprecated implicit choice,
+            dim 0 for 0-, 1- and 3-D inputs and dim 1 otherwise, with a ``UserWarning``; pass it
+            explicitly, e.g. ``dim=1`` for ``(N, C)`` logits).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
 
     Example:
         >>> import cnnkit
@@ -270,14 +412,41 @@ class Softmax(_Elementwise):
 
 
 class LogSoftmax(Softmax):
-    """Log of the softmax along ``dim``, computed stably (pair with NLLLoss)."""
+    """Log-softmax ``x_i − log Σ_j exp(x_j)`` along ``dim``, computed stably (pair it with NLLLoss).
+
+    Args:
+        dim: the dimension to normalise (default None: PyTorch's implicit choice with a warning,
+            as :class:`Softmax`).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> out = cnnkit.nn.LogSoftmax(dim=1)(cnnkit.zeros(1, 2))
+        >>> [round(v, 4) for v in out.tolist()[0]]
+        [-0.6931, -0.6931]
+    """
 
     def _call(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)
 
 
 class GELU(_Elementwise):
-    """Gaussian error linear unit ``x · Φ(x)`` (``approximate='tanh'`` for the tanh formula)."""
+    """Gaussian error linear unit ``x · Φ(x)``, Φ the standard normal CDF.
+
+    Args:
+        approximate: ``'none'`` (exact, default) or ``'tanh'``
+            (``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.GELU()(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.8413]
+    """
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
@@ -291,7 +460,19 @@ class GELU(_Elementwise):
 
 
 class SiLU(_Elementwise):
-    """``x · σ(x)`` (swish)."""
+    """Sigmoid linear unit (swish) ``x · σ(x)``.
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.SiLU()(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.7311]
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()  # ``inplace`` is accepted for PyTorch compatibility; cnnkit never mutates
@@ -301,7 +482,24 @@ class SiLU(_Elementwise):
 
 
 class Hardtanh(_Elementwise):
-    """Clamp to ``[min_val, max_val]`` (default [−1, 1])."""
+    """Hard tanh ``min(max(x, min_val), max_val)``: clamp to ``[min_val, max_val]``.
+
+    The gradient is 1 strictly inside ``(min_val, max_val)`` and 0 at the bounds and beyond, as
+    PyTorch's hardtanh (unlike :func:`cnnkit.clamp`, whose gradient also passes at the bounds).
+
+    Args:
+        min_val: lower bound (default −1.0).
+        max_val: upper bound, at least ``min_val`` (default 1.0).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Hardtanh()(cnnkit.tensor([-2.0, 0.5, 3.0])).tolist()
+        [-1.0, 0.5, 1.0]
+    """
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
@@ -317,7 +515,19 @@ class Hardtanh(_Elementwise):
 
 
 class Mish(_Elementwise):
-    """``x · tanh(softplus(x))``."""
+    """Mish ``x · tanh(softplus(x))``, with ``softplus(x) = log(1 + eˣ)``.
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
+
+    Example:
+        >>> import cnnkit
+        >>> [round(v, 4) for v in cnnkit.nn.Mish()(cnnkit.tensor([0.0, 1.0])).tolist()]
+        [0.0, 0.8651]
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()  # ``inplace`` is accepted for PyTorch compatibility

@@ -42,16 +42,24 @@ def _insert(container: Module, index: int, module: Module) -> None:
 
 
 class Sequential(Module):
-    """Modules applied one after another.
+    """A chain of modules applied one after another: ``Sequential(a, b)(x) == b(a(x))``.
 
-    Build it from modules (named ``"0"``, ``"1"``, ...) or from an ``OrderedDict`` of names.
-    Indexing gives a module, slicing a new ``Sequential`` sharing the same modules.
+    Built from modules (named ``"0"``, ``"1"``, ...) or from one ``OrderedDict`` of names to
+    modules, as PyTorch. Indexing gives a module, slicing a new ``Sequential`` sharing the same
+    modules. Unlike PyTorch, a shape error inside a layer is re-raised with the shapes seen by
+    every earlier layer and the likely cause (e.g. an image size the model was not built for).
+
+    Args:
+        *args: the modules in order, or a single ``OrderedDict`` of ``name: module``.
+
+    Shape:
+        Input: whatever the first module accepts; output: whatever the last one returns.
 
     Example:
-        >>> from cnnkit import nn
-        >>> net = nn.Sequential(nn.Flatten(), nn.Identity())
-        >>> len(net), type(net[0]).__name__
-        (2, 'Flatten')
+        >>> import cnnkit
+        >>> net = cnnkit.nn.Sequential(cnnkit.nn.Flatten(), cnnkit.nn.Linear(12, 2))
+        >>> len(net), type(net[0]).__name__, net(cnnkit.zeros(4, 3, 4)).shape
+        (2, 'Flatten', (4, 2))
     """
 
     def __init__(self, *args: Any) -> None:
@@ -125,7 +133,24 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered (unlike a plain Python list)."""
+    """A list of modules whose parameters are registered (unlike a plain Python list), as PyTorch.
+
+    Supports indexing, slicing (a new ``ModuleList``), ``append``, ``extend``, ``insert``,
+    ``pop``, ``del`` and iteration; keys are renumbered ``"0"``, ``"1"``, ... after deletions.
+
+    Args:
+        modules: an iterable of modules to append (default None: empty).
+
+    Shape:
+        Not applicable: it has no ``forward`` of its own (calling it raises
+        ``NotImplementedError``); iterate over it in your module's ``forward``.
+
+    Example:
+        >>> import cnnkit
+        >>> layers = cnnkit.nn.ModuleList([cnnkit.nn.Linear(2, 2) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
 
     def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
         super().__init__()
@@ -174,7 +199,21 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered, in insertion order."""
+    """A dict of modules whose parameters are registered, kept in insertion order, as PyTorch.
+
+    Args:
+        modules: a mapping, or an iterable of ``(name, module)`` pairs (default None: empty).
+
+    Shape:
+        Not applicable: it has no ``forward`` of its own (calling it raises
+        ``NotImplementedError``); look modules up in your module's ``forward``.
+
+    Example:
+        >>> import cnnkit
+        >>> heads = cnnkit.nn.ModuleDict({"act": cnnkit.nn.ReLU(), "out": cnnkit.nn.Linear(4, 2)})
+        >>> list(heads), "out" in heads
+        (['act', 'out'], True)
+    """
 
     def __init__(self, modules: Optional[Any] = None) -> None:
         super().__init__()
@@ -210,7 +249,20 @@ class ModuleDict(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (the slides' identity activation)."""
+    """Identity ``f(x) = x``: returns its input unchanged (the slides' identity activation).
+
+    Args:
+        *args, **kwargs: accepted and ignored, for PyTorch compatibility.
+
+    Shape:
+        Input: anything; output: the same object.
+
+    Example:
+        >>> import cnnkit
+        >>> x = cnnkit.ones(2)
+        >>> cnnkit.nn.Identity(54, unused="ignored")(x) is x
+        True
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -220,7 +272,11 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flatten dimensions ``start_dim..end_dim`` (default: everything but the batch).
+    """Flatten dimensions ``start_dim..end_dim`` into one (default: everything but the batch).
+
+    Args:
+        start_dim: first dimension to flatten (default 1).
+        end_dim: last dimension to flatten, inclusive (default −1).
 
     Shape:
         Input ``(N, *dims)``; output ``(N, prod(dims))`` with the defaults.
@@ -243,7 +299,21 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`)."""
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`).
+
+    Args:
+        dim: the dimension to split (negative counts from the end).
+        unflattened_size: the new sizes, whose product is the size of ``dim`` (one may be −1).
+
+    Shape:
+        Input ``(*before, S, *after)``; output ``(*before, *unflattened_size, *after)``, with
+        ``S = prod(unflattened_size)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Unflatten(1, (3, 4))(cnnkit.zeros(2, 12)).shape
+        (2, 3, 4)
+    """
 
     def __init__(self, dim: int, unflattened_size: tuple) -> None:
         super().__init__()

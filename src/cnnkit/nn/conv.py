@@ -112,10 +112,16 @@ class _ConvNd(Module):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution layer (cross-correlation); arguments as :class:`Conv2d`.
+    """1-D convolution layer (cross-correlation) over sequences; arguments as :class:`Conv2d`.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation: as :class:`Conv2d`,
+            with ints (or 1-tuples) for sizes.
+        groups, bias, padding_mode, strict, dtype: as :class:`Conv2d`.
 
     Shape:
-        Input ``(N, C_in, L)``; output ``(N, C_out, L_out)``; weight ``(C_out, C_in/groups, K)``.
+        Input ``(N, C_in, L)`` or unbatched ``(C_in, L)``; output ``(N, C_out, L_out)`` with
+        ``L_out = floor((L + 2P − D(K − 1) − 1) / S) + 1``. Weight ``(C_out, C_in/groups, K)``.
 
     Example:
         >>> import cnnkit
@@ -127,24 +133,31 @@ class Conv1d(_ConvNd):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution layer: a bank of learnable filters slid over the image (cross-correlation).
+    """2-D convolution layer: ``out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ x[n, c]`` (cross-correlation).
+
+    A bank of learnable filters slid over the image. Arguments, defaults and initialisation
+    (:func:`cnnkit.nn.init.default_layer_init_`) are PyTorch's; cnnkit adds lazy
+    ``in_channels=None`` (as ``LazyConv2d``), strided ``padding='same'`` and ``strict``.
 
     Args:
         in_channels: input channels, or None to infer them at the first call (lazy).
         out_channels: number of filters (output channels).
         kernel_size: filter size (int or pair).
-        stride: step between windows (default 1).
-        padding: int or pair, ``'valid'`` or ``'same'`` (any stride; output ceil(size/stride)).
-        dilation: spacing between filter taps.
-        groups: independent channel groups (``groups = in_channels`` is depthwise).
-        bias: learn a bias per filter.
-        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
-        strict: raise instead of warning when (W − K + 2P) is not divisible by S.
-        dtype: parameter dtype (default float32).
+        stride: step between windows (int or pair; default 1).
+        padding: int or pair (default 0), ``'valid'`` or ``'same'``: output ``ceil(size / stride)``
+            for any stride, the odd extra cell at the bottom/right (PyTorch refuses strided 'same').
+        dilation: spacing between filter taps (default 1).
+        groups: independent channel groups; ``groups = in_channels`` is depthwise (default 1).
+        bias: learn a bias per filter (default True).
+        padding_mode: ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        strict: raise instead of warning when (W − K + 2P) is not divisible by S (default False;
+            see :func:`cnnkit.set_strict_shapes`).
+        dtype: parameter dtype (default None: float32).
 
     Shape:
-        Input ``(N, C_in, H, W)``; output ``(N, C_out, H_out, W_out)`` with
-        ``H_out = floor((H + 2P − D(K − 1) − 1) / S) + 1``. Weight ``(C_out, C_in/groups, kH, kW)``.
+        Input ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``; output ``(N, C_out, H_out, W_out)``
+        with ``H_out = floor((H + 2P − D(K − 1) − 1) / S) + 1``. Weight ``(C_out, C_in/groups, kH, kW)``,
+        bias ``(C_out,)``.
 
     Example:
         >>> import cnnkit
@@ -159,8 +172,20 @@ class Conv2d(_ConvNd):
 class Conv3d(_ConvNd):
     """3-D convolution layer (volumes or video); arguments as :class:`Conv2d`.
 
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation: as :class:`Conv2d`,
+            with ints or triples for sizes.
+        groups, bias, padding_mode, strict, dtype: as :class:`Conv2d`.
+
     Shape:
-        Input ``(N, C_in, D, H, W)``; weight ``(C_out, C_in/groups, kD, kH, kW)``.
+        Input ``(N, C_in, D, H, W)`` or unbatched ``(C_in, D, H, W)``; output
+        ``(N, C_out, D_out, H_out, W_out)``, each size as in :class:`Conv2d`.
+        Weight ``(C_out, C_in/groups, kD, kH, kW)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Conv3d(1, 4, 3)(cnnkit.zeros(2, 1, 5, 6, 7)).shape
+        (2, 4, 3, 4, 5)
     """
 
     _nd = 3

@@ -20,9 +20,17 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    """Zero each element with probability ``p`` during training and scale the rest by 1/(1 − p).
+    """Inverted dropout: in training zero each element with probability ``p``, scale the rest by 1/(1 − p).
 
-    Randomness comes from cnnkit's seeded generator (:func:`cnnkit.manual_seed`).
+    Identity in eval mode. Randomness comes from cnnkit's seeded generator (:func:`cnnkit.manual_seed`).
+
+    Args:
+        p: drop probability in [0, 1) (default 0.5); unlike PyTorch, p = 1 is refused (the
+            1/(1 − p) scale is undefined).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(*)``, any shape; output same shape.
 
     Example:
         >>> import cnnkit
@@ -36,21 +44,69 @@ class Dropout(_DropoutNd):
 
 
 class Dropout1d(_DropoutNd):
-    """Zero whole channels of ``(N, C, L)`` inputs."""
+    """Channel dropout for sequences: zero whole channels of ``(N, C, L)`` inputs, scaled by 1/(1 − p).
+
+    One draw per (sample, channel) in training; identity in eval mode.
+
+    Args:
+        p: drop probability in [0, 1) (default 0.5; p = 1 is refused).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(N, C, L)``; output same shape. Any input with at least 2 dims is read as
+        ``(N, C, *)`` (PyTorch would read a 2-D input as unbatched ``(C, L)``).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Dropout1d(0.5).eval()(cnnkit.ones(1, 2, 2)).tolist()
+        [[[1.0, 1.0], [1.0, 1.0]]]
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout_channels(x, self.p, self.training, what=repr(self))
 
 
 class Dropout2d(_DropoutNd):
-    """Zero whole feature maps of ``(N, C, H, W)`` inputs (spatial dropout), scaled by 1/(1 − p)."""
+    """Spatial dropout: zero whole feature maps of ``(N, C, H, W)`` inputs, scale the rest by 1/(1 − p).
+
+    One draw per (sample, channel) in training; identity in eval mode.
+
+    Args:
+        p: drop probability in [0, 1) (default 0.5; p = 1 is refused).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(N, C, H, W)``; output same shape (any input with at least 2 dims is read as
+        ``(N, C, *)``).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Dropout2d(0.25)(cnnkit.ones(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout_channels(x, self.p, self.training, what=repr(self))
 
 
 class Dropout3d(_DropoutNd):
-    """Zero whole channels of ``(N, C, D, H, W)`` inputs."""
+    """Channel dropout for volumes: zero whole channels of ``(N, C, D, H, W)`` inputs, scaled by 1/(1 − p).
+
+    One draw per (sample, channel) in training; identity in eval mode.
+
+    Args:
+        p: drop probability in [0, 1) (default 0.5; p = 1 is refused).
+        inplace: accepted for PyTorch compatibility and ignored (default False).
+
+    Shape:
+        Input ``(N, C, D, H, W)``; output same shape (any input with at least 2 dims is read as
+        ``(N, C, *)``).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.Dropout3d(0.5)(cnnkit.ones(1, 2, 2, 3, 3)).shape
+        (1, 2, 2, 3, 3)
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout_channels(x, self.p, self.training, what=repr(self))

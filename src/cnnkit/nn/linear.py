@@ -13,19 +13,20 @@ from cnnkit.tensor import DEFAULT_DTYPE, Tensor
 
 
 class Linear(Module):
-    """Affine map ``y = x Wᵀ + b`` (a fully connected layer).
+    """Fully connected layer: the affine map ``y = x Wᵀ + b``.
+
+    Initialisation is PyTorch's: weight and bias ~ U(−1/√in_features, 1/√in_features).
 
     Args:
-        in_features: size of each input sample, or None to infer it at the first call (lazy).
+        in_features: size of each input sample, or None to infer it at the first call (lazy, as
+            PyTorch's ``LazyLinear``).
         out_features: size of each output sample.
-        bias: learn an additive bias.
-        dtype: parameter dtype (default float32).
+        bias: learn an additive bias (default True).
+        dtype: parameter dtype (default None: float32).
 
     Shape:
         Input ``(*, in_features)``; output ``(*, out_features)``.
         ``weight``: ``(out_features, in_features)``; ``bias``: ``(out_features,)``.
-
-    Initialisation is PyTorch's: weight and bias ~ U(−1/√in_features, 1/√in_features).
 
     Example:
         >>> import cnnkit

@@ -18,10 +18,11 @@ from cnnkit.tensor import Tensor, to_array
 
 
 class Parameter(Tensor):
-    """A Tensor that a :class:`Module` registers as a learnable parameter.
+    """A Tensor that a :class:`Module` registers as a learnable parameter when assigned to an attribute.
 
     Args:
-        data: initial values (float32 for Python data, an array's own float dtype otherwise).
+        data: initial values (float32 for Python data, an array's own float dtype otherwise;
+            default None: an empty float32 tensor).
         requires_grad: whether the optimizer should train it (default True).
 
     Example:

@@ -95,25 +95,45 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` inputs; see :class:`BatchNorm2d`."""
+    """Batch normalisation ``γ · (x − mean) / √(var + eps) + β`` per channel of ``(N, C)`` or ``(N, C, L)``.
+
+    Statistics and running averages exactly as :class:`BatchNorm2d`, over N (and L).
+
+    Args:
+        num_features, eps, momentum, affine, track_running_stats, dtype: as :class:`BatchNorm2d`.
+
+    Shape:
+        Input ``(N, C)`` or ``(N, C, L)``; output same shape. Parameters and running statistics ``(C,)``.
+
+    Example:
+        >>> import cnnkit
+        >>> y = cnnkit.nn.BatchNorm1d(1)(cnnkit.tensor([[1.0], [3.0]]))
+        >>> [round(v, 4) for v in y.reshape(-1).tolist()]
+        [-1.0, 1.0]
+    """
 
     _ranks, _layout = (2, 3), "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation per channel of ``(N, C, H, W)`` inputs, exactly as PyTorch.
+    """Batch normalisation ``γ · (x − mean) / √(var + eps) + β`` per channel of ``(N, C, H, W)``, as PyTorch.
 
-    Training uses the batch mean and biased variance and updates ``running_mean``/``running_var``
-    (the latter with the unbiased variance) by ``momentum`` (None: cumulative average); eval mode
-    uses the running statistics.
+    Training uses the batch mean and biased variance over (N, H, W) and updates ``running_mean``
+    and ``running_var`` (the latter with the unbiased variance) by ``momentum``; eval mode uses
+    the running statistics (or batch statistics when ``track_running_stats=False``).
 
     Args:
-        num_features: channels C (or None to infer at the first call).
-        eps: added to the variance. momentum: running-average factor.
-        affine: learn γ (``weight``) and β (``bias``). track_running_stats: keep running estimates.
+        num_features: channels C, or None to infer them at the first call (lazy).
+        eps: added to the variance for stability (default 1e-5).
+        momentum: ``running = (1 − momentum)·running + momentum·batch`` (default 0.1; None: a
+            cumulative average over ``num_batches_tracked``).
+        affine: learn γ (``weight``, starts at 1) and β (``bias``, starts at 0) (default True).
+        track_running_stats: keep running estimates for eval mode (default True).
+        dtype: parameter and buffer dtype (default None: float32).
 
     Shape:
-        ``(N, C, H, W)`` → same shape.
+        Input ``(N, C, H, W)``; output same shape. ``weight``, ``bias``, ``running_mean``,
+        ``running_var``: ``(C,)``.
 
     Example:
         >>> import cnnkit
@@ -126,13 +146,39 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch normalisation of ``(N, C, D, H, W)`` inputs; see :class:`BatchNorm2d`."""
+    """Batch normalisation ``γ · (x − mean) / √(var + eps) + β`` per channel of ``(N, C, D, H, W)``.
+
+    Statistics and running averages exactly as :class:`BatchNorm2d`, over (N, D, H, W).
+
+    Args:
+        num_features, eps, momentum, affine, track_running_stats, dtype: as :class:`BatchNorm2d`.
+
+    Shape:
+        Input ``(N, C, D, H, W)``; output same shape. Parameters and running statistics ``(C,)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.BatchNorm3d(2)(cnnkit.randn(2, 2, 3, 4, 4)).shape
+        (2, 2, 3, 4, 4)
+    """
 
     _ranks, _layout = (5,), "(N, C, D, H, W)"
 
 
 class LayerNorm(Module):
-    """Normalise each sample over its last dims ``normalized_shape``, with elementwise γ and β.
+    """Layer normalisation ``γ · (x − mean) / √(var + eps) + β`` over each sample's last dims.
+
+    Mean and biased variance are taken over the trailing ``normalized_shape`` dims, as PyTorch.
+
+    Args:
+        normalized_shape: int or tuple: the trailing dims to normalise over.
+        eps: added to the variance for stability (default 1e-5).
+        elementwise_affine: learn elementwise γ (``weight``) and β (``bias``) (default True).
+        bias: learn β as well, when ``elementwise_affine`` (default True).
+        dtype: parameter dtype (default None: float32).
+
+    Shape:
+        Input ``(*, *normalized_shape)``; output same shape. ``weight``, ``bias``: ``normalized_shape``.
 
     Example:
         >>> import cnnkit
@@ -167,12 +213,26 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalise each sample over groups of channels, with per-channel γ and β.
+    """Group normalisation: ``(x − mean) / √(var + eps)`` over each group of channels of a sample, then γ, β.
+
+    Statistics are per (sample, group), over the group's channels and all positions; γ and β
+    are per channel, as PyTorch.
+
+    Args:
+        num_groups: number of groups; must divide ``num_channels``.
+        num_channels: channels C (dim 1 of the input).
+        eps: added to the variance for stability (default 1e-5).
+        affine: learn per-channel γ (``weight``) and β (``bias``) (default True).
+        dtype: parameter dtype (default None: float32).
+
+    Shape:
+        Input ``(N, C, *)``; output same shape. ``weight``, ``bias``: ``(C,)``.
 
     Example:
         >>> import cnnkit
-        >>> cnnkit.nn.GroupNorm(2, 6)(cnnkit.randn(3, 6, 4, 4)).shape
-        (3, 6, 4, 4)
+        >>> y = cnnkit.nn.GroupNorm(2, 4)(cnnkit.tensor([[1.0, 3.0, 5.0, 5.0]]))
+        >>> [round(v, 4) for v in y.reshape(-1).tolist()]
+        [-1.0, 1.0, 0.0, 0.0]
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,

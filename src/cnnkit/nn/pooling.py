@@ -59,22 +59,42 @@ class _MaxPoolNd(_WindowPool):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """1-D max pooling layer; see :class:`MaxPool2d`. Shape: ``(N, C, L)`` → ``(N, C, L_out)``."""
+    """1-D max pooling: the largest value of each window along the length; see :class:`MaxPool2d`.
+
+    Args:
+        kernel_size, stride, padding, dilation, return_indices, ceil_mode, strict: as :class:`MaxPool2d`.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``, ``L_out`` as ``H_out`` in MaxPool2d.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.MaxPool1d(2)(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+        [[[3.0, 2.0]]]
+    """
 
     _nd = 1
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max pooling: keep the largest activation of each window (the slides' 2×2, stride 2 default use).
+    """Max pooling: ``out[n, c, i, j]`` is the maximum of window ``(i, j)`` (the slides' 2×2, stride 2 use).
+
+    Padding cells are −∞, so they never win. Arguments and defaults are PyTorch's, plus ``strict``.
 
     Args:
-        kernel_size: window size; stride: step (default = kernel_size); padding: −∞ padding
-            (at most half the kernel); dilation: tap spacing; return_indices: also return the
-            flat index of each maximum; ceil_mode: round the output size up; strict: raise when
-            the windows do not tile the input (instead of a warning).
+        kernel_size: window size (int or pair).
+        stride: step between windows (default None: ``kernel_size``).
+        padding: implicit −∞ padding on each side, at most half the kernel (default 0).
+        dilation: spacing between window taps (default 1).
+        return_indices: also return the flat index (within each H·W plane) of each maximum
+            (default False).
+        ceil_mode: round the output size up, keeping a last partial window (default False).
+        strict: raise instead of warning when the windows do not tile the input (default False;
+            see :func:`cnnkit.set_strict_shapes`).
 
     Shape:
-        ``(N, C, H, W)`` → ``(N, C, H_out, W_out)``; ``H_out = floor((H + 2P − D(K−1) − 1)/S) + 1``.
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, H_out, W_out)`` with
+        ``H_out = floor((H + 2P − D(K−1) − 1)/S) + 1`` (ceil in ceil mode), likewise ``W_out``.
 
     Example:
         >>> import cnnkit
@@ -86,7 +106,19 @@ class MaxPool2d(_MaxPoolNd):
 
 
 class MaxPool3d(_MaxPoolNd):
-    """3-D max pooling layer; see :class:`MaxPool2d`."""
+    """3-D max pooling over ``(D, H, W)`` windows; see :class:`MaxPool2d`.
+
+    Args:
+        kernel_size, stride, padding, dilation, return_indices, ceil_mode, strict: as :class:`MaxPool2d`.
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.MaxPool3d(2)(cnnkit.zeros(1, 1, 4, 4, 4)).shape
+        (1, 1, 2, 2, 2)
+    """
 
     _nd = 3
 
@@ -99,13 +131,32 @@ class _MinPoolNd(_WindowPool):
 
 
 class MinPool1d(_MinPoolNd):
-    """1-D min pooling layer; see :class:`MinPool2d`."""
+    """1-D min pooling (a cnnkit extra); see :class:`MinPool2d`.
+
+    Args:
+        kernel_size, stride, padding, dilation, ceil_mode, strict: as :class:`MaxPool2d`.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.MinPool1d(2)(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+        [[[1.0, 0.0]]]
+    """
 
     _nd = 1
 
 
 class MinPool2d(_MinPoolNd):
-    """Min pooling: keep the smallest value of each window (arguments as :class:`MaxPool2d`).
+    """Min pooling ``min`` over each window, computed as ``−max_pool(−x)`` (a cnnkit extra, not in PyTorch).
+
+    Args:
+        kernel_size, stride, padding, dilation, ceil_mode, strict: as :class:`MaxPool2d` (padding
+            cells never win).
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, H_out, W_out)`` as :class:`MaxPool2d`.
 
     Example:
         >>> import cnnkit
@@ -117,7 +168,19 @@ class MinPool2d(_MinPoolNd):
 
 
 class MinPool3d(_MinPoolNd):
-    """3-D min pooling layer; see :class:`MinPool2d`."""
+    """3-D min pooling (a cnnkit extra); see :class:`MinPool2d`.
+
+    Args:
+        kernel_size, stride, padding, dilation, ceil_mode, strict: as :class:`MaxPool2d`.
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.MinPool3d(2)(cnnkit.zeros(1, 1, 4, 4, 4)).shape
+        (1, 1, 2, 2, 2)
+    """
 
     _nd = 3
 
@@ -136,30 +199,63 @@ class _AvgPoolNd(_WindowPool):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """1-D average pooling layer; see :class:`AvgPool2d`."""
+    """1-D average pooling; see :class:`AvgPool2d`.
+
+    Args:
+        kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, strict: as
+            :class:`AvgPool2d`.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AvgPool1d(2)(cnnkit.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+        [[[2.0, 1.0]]]
+    """
 
     _nd = 1
 
 
 class AvgPool2d(_AvgPoolNd):
-    """Average pooling: the mean of each window.
+    """Average pooling: ``out[n, c, i, j] = mean`` of window ``(i, j)``, as PyTorch.
 
     Args:
-        kernel_size, stride, padding, ceil_mode: as :class:`MaxPool2d` (zero padding).
-        count_include_pad: count padding cells in the divisor (PyTorch's default).
-        divisor_override: divide by this instead of the window size.
+        kernel_size: window size (int or pair).
+        stride: step between windows (default None: ``kernel_size``).
+        padding: implicit zero padding on each side, at most half the kernel (default 0).
+        ceil_mode: round the output size up (default False).
+        count_include_pad: count padding cells in the divisor (default True, PyTorch's).
+        divisor_override: divide every window sum by this instead (default None).
+        strict: raise instead of warning when the windows do not tile the input (default False).
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, H_out, W_out)`` as :class:`MaxPool2d`.
 
     Example:
         >>> import cnnkit
-        >>> cnnkit.nn.AvgPool2d(2)(cnnkit.ones(1, 1, 4, 4)).shape
-        (1, 1, 2, 2)
+        >>> cnnkit.nn.AvgPool2d(2)(cnnkit.tensor([[[[1., 2.], [3., 6.]]]])).tolist()
+        [[[[3.0]]]]
     """
 
     _nd = 2
 
 
 class AvgPool3d(_AvgPoolNd):
-    """3-D average pooling layer; see :class:`AvgPool2d`."""
+    """3-D average pooling; see :class:`AvgPool2d`.
+
+    Args:
+        kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, strict: as
+            :class:`AvgPool2d`.
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AvgPool3d(2)(cnnkit.ones(1, 1, 4, 4, 4)).shape
+        (1, 1, 2, 2, 2)
+    """
 
     _nd = 3
 
@@ -180,13 +276,35 @@ class _LPPoolNd(_WindowPool):
 
 
 class LPPool1d(_LPPoolNd):
-    """1-D power-average pooling; see :class:`LPPool2d`."""
+    """1-D power-average pooling ``(Σ_window x^p)^(1/p)``; see :class:`LPPool2d`.
+
+    Args:
+        norm_type, kernel_size, stride, ceil_mode, strict: as :class:`LPPool2d`.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.LPPool1d(2, 2)(cnnkit.tensor([[[3.0, 4.0, 0.0, 0.0]]])).tolist()
+        [[[5.0, 0.0]]]
+    """
 
     _nd = 1
 
 
 class LPPool2d(_LPPoolNd):
     """Power-average pooling ``(Σ_window x^p)^(1/p)``; ``norm_type=2`` is the slides' L2 pooling √Σx².
+
+    Args:
+        norm_type: the power p > 0 (p → ∞ tends to max pooling).
+        kernel_size: window size (int or pair).
+        stride: step between windows (default None: ``kernel_size``).
+        ceil_mode: round the output size up (default False).
+        strict: raise instead of warning when the windows do not tile the input (default False).
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, H_out, W_out)`` as :class:`MaxPool2d`.
 
     Example:
         >>> import cnnkit
@@ -198,7 +316,19 @@ class LPPool2d(_LPPoolNd):
 
 
 class LPPool3d(_LPPoolNd):
-    """3-D power-average pooling; see :class:`LPPool2d`."""
+    """3-D power-average pooling; see :class:`LPPool2d`.
+
+    Args:
+        norm_type, kernel_size, stride, ceil_mode, strict: as :class:`LPPool2d`.
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.LPPool3d(2, 2)(cnnkit.ones(1, 1, 4, 4, 4)).shape
+        (1, 1, 2, 2, 2)
+    """
 
     _nd = 3
 
@@ -225,13 +355,31 @@ class _AdaptiveAvg(_AdaptivePool):
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvg):
-    """Average pooling to a fixed output length."""
+    """Average pooling to a fixed length: window ``i`` is ``[floor(i·L/L_out), ceil((i+1)·L/L_out))``.
+
+    Args:
+        output_size: ``L_out`` (int; None keeps the input length).
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AdaptiveAvgPool1d(2)(cnnkit.tensor([[[1.0, 3.0, 2.0, 4.0]]])).tolist()
+        [[[2.0, 3.0]]]
+    """
 
     _nd, _mode = 1, "avg"
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvg):
     """Average pooling to a fixed ``output_size`` whatever the input size (PyTorch's windows).
+
+    Args:
+        output_size: ``(H_out, W_out)`` or one int for both; a None entry keeps that input size.
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, H_out, W_out)``.
 
     Example:
         >>> import cnnkit
@@ -243,25 +391,80 @@ class AdaptiveAvgPool2d(_AdaptiveAvg):
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvg):
-    """Average pooling to a fixed 3-D output size."""
+    """Average pooling to a fixed 3-D output size; see :class:`AdaptiveAvgPool2d`.
+
+    Args:
+        output_size: ``(D_out, H_out, W_out)`` or one int for all; a None entry keeps that size.
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AdaptiveAvgPool3d(1)(cnnkit.ones(2, 3, 4, 5, 6)).shape
+        (2, 3, 1, 1, 1)
+    """
 
     _nd, _mode = 3, "avg"
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
-    """Max pooling to a fixed output length."""
+    """Max pooling to a fixed length ``output_size`` (PyTorch's windows); see :class:`AdaptiveMaxPool2d`.
+
+    Args:
+        output_size: ``L_out`` (int; None keeps the input length).
+        return_indices: also return the index of each maximum (default False).
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, L_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AdaptiveMaxPool1d(2)(cnnkit.tensor([[[1.0, 3.0, 2.0, 4.0]]])).tolist()
+        [[[3.0, 4.0]]]
+    """
 
     _nd, _mode = 1, "max"
 
 
 class AdaptiveMaxPool2d(_AdaptivePool):
-    """Max pooling to a fixed ``output_size`` (values only)."""
+    """Max pooling to a fixed ``output_size`` whatever the input size (PyTorch's windows).
+
+    The gradient goes to one maximum per window (the first, row-major), as PyTorch.
+
+    Args:
+        output_size: ``(H_out, W_out)`` or one int for both; a None entry keeps that input size.
+        return_indices: also return the flat index (within each H·W plane) of each maximum
+            (default False).
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output (and indices) ``(N, C, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> pool = cnnkit.nn.AdaptiveMaxPool2d(1, return_indices=True)
+        >>> [t.tolist() for t in pool(cnnkit.tensor([[[[1., 5.], [3., 2.]]]]))]
+        [[[[[5.0]]]], [[[[1]]]]]
+    """
 
     _nd, _mode = 2, "max"
 
 
 class AdaptiveMaxPool3d(_AdaptivePool):
-    """Max pooling to a fixed 3-D output size."""
+    """Max pooling to a fixed 3-D output size; see :class:`AdaptiveMaxPool2d`.
+
+    Args:
+        output_size: ``(D_out, H_out, W_out)`` or one int for all; a None entry keeps that size.
+        return_indices: also return the flat index of each maximum (default False).
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.AdaptiveMaxPool3d((1, 2, None))(cnnkit.ones(2, 3, 4, 5, 6)).shape
+        (2, 3, 1, 2, 6)
+    """
 
     _nd, _mode = 3, "max"
 
@@ -281,7 +484,16 @@ class _GlobalPool(Module):
 
 
 class GlobalAvgPool2d(_GlobalPool):
-    """Average over all spatial positions: ``(N, C, H, W)`` → ``(N, C)`` (or ``(N, C, 1, 1)`` with keepdim).
+    """Global average pooling ``out[n, c] = mean_{h,w} x[n, c, h, w]`` (a cnnkit extra).
+
+    PyTorch writes it ``AdaptiveAvgPool2d(1)``, which keeps the 1×1 dims; here they are dropped
+    unless ``keepdim=True``.
+
+    Args:
+        keepdim: keep the spatial dims as size 1 (default False).
+
+    Shape:
+        Input ``(N, C, H, W)`` only; output ``(N, C)``, or ``(N, C, 1, 1)`` with ``keepdim=True``.
 
     Example:
         >>> import cnnkit
@@ -294,7 +506,22 @@ class GlobalAvgPool2d(_GlobalPool):
 
 
 class GlobalMaxPool2d(_GlobalPool):
-    """Maximum over all spatial positions: ``(N, C, H, W)`` → ``(N, C)`` (or keepdim)."""
+    """Global max pooling ``out[n, c] = max_{h,w} x[n, c, h, w]`` (a cnnkit extra).
+
+    The gradient goes to one (the first) maximum of each map, as PyTorch's max pooling; the 1×1
+    dims are dropped unless ``keepdim=True`` (see :class:`GlobalAvgPool2d`).
+
+    Args:
+        keepdim: keep the spatial dims as size 1 (default False).
+
+    Shape:
+        Input ``(N, C, H, W)`` only; output ``(N, C)``, or ``(N, C, 1, 1)`` with ``keepdim=True``.
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.nn.GlobalMaxPool2d(keepdim=True)(cnnkit.tensor([[[[1., 5.], [3., 2.]]]])).tolist()
+        [[[[5.0]]]]
+    """
 
     def _reduce(self, x: Tensor) -> Tensor:
         # A window covering the whole map: the gradient goes to one (the first) maximum, as PyTorch.
@@ -303,10 +530,16 @@ class GlobalMaxPool2d(_GlobalPool):
 
 
 class ChannelPool(Module):
-    """Pool across groups of ``kernel_size`` consecutive channels: ``'max'``, ``'avg'`` or ``'l2'``.
+    """Pool across groups of ``kernel_size`` consecutive channels: max, mean or ``√Σx²`` (a cnnkit extra).
 
-    The slides' "pooling between filters" and "L2 pooling over features". Shape:
-    ``(N, C, *spatial)`` → ``(N, C / kernel_size, *spatial)``.
+    The slides' "pooling between filters" and "L2 pooling over features".
+
+    Args:
+        kernel_size: channels per group; must divide C.
+        mode: ``'max'`` (maxout; default), ``'avg'`` or ``'l2'``.
+
+    Shape:
+        Input ``(N, C, *)``; output ``(N, C / kernel_size, *)``.
 
     Example:
         >>> import cnnkit
@@ -328,7 +561,16 @@ class ChannelPool(Module):
 
 
 class Maxout(Module):
-    """Maxout units: the maximum over each group of ``pieces`` consecutive channels/features.
+    """Maxout units ``out[:, k] = max_{j < pieces} x[:, k·pieces + j]`` (a cnnkit extra, not in PyTorch).
+
+    ``ChannelPool(pieces, 'max')``: the maximum over each group of ``pieces`` consecutive
+    channels or features.
+
+    Args:
+        pieces: group size; must divide C.
+
+    Shape:
+        Input ``(N, C, *)``; output ``(N, C / pieces, *)``.
 
     Example:
         >>> import cnnkit

@@ -1,4 +1,7 @@
-"""Training utilities: model summaries and sizing calculators (the Keras-style Model comes next)."""
+"""Training: the Keras-style Model, callbacks, metrics, summaries and sizing calculators."""
+
+from cnnkit.training import callbacks as callbacks
+from cnnkit.training.model import Model as Model
 
 from cnnkit.training.summary import ReceptiveField as ReceptiveField
 from cnnkit.training.summary import Summary as Summary

@@ -1,0 +1,60 @@
+"""Metrics for ``Model.compile(metrics=[...])``: Keras names, computed on NumPy outputs.
+
+Each metric is ``fn(y_pred, y_true) -> float`` (mean over the batch); ``Model`` averages the
+batch values weighted by batch size, so an epoch's figure is the exact mean over its samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def sparse_categorical_accuracy(y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    """Fraction of samples whose arg-max class equals the integer label."""
+    return float(np.mean(np.argmax(y_pred, axis=1) == y_true.reshape(y_pred.shape[0], *y_pred.shape[2:])))
+
+
+def categorical_accuracy(y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    """Fraction of samples whose arg-max class equals the arg-max of the one-hot target."""
+    return float(np.mean(np.argmax(y_pred, axis=1) == np.argmax(y_true, axis=1)))
+
+
+def binary_accuracy(y_pred: np.ndarray, y_true: np.ndarray, threshold: float = 0.5) -> float:
+    """Fraction of elements on the right side of ``threshold`` (``y_pred`` are probabilities)."""
+    return float(np.mean((y_pred > threshold) == (y_true > 0.5)))
+
+
+def mean_absolute_error(y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    return float(np.mean(np.abs(y_pred - y_true)))
+
+
+def mean_squared_error(y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    return float(np.mean((y_pred - y_true) ** 2))
+
+
+_ACCURACY = {"sparse_categorical_crossentropy": sparse_categorical_accuracy,
+             "categorical_crossentropy": categorical_accuracy,
+             "binary_crossentropy": binary_accuracy}
+_NAMED = {"sparse_categorical_accuracy": sparse_categorical_accuracy, "categorical_accuracy": categorical_accuracy,
+          "binary_accuracy": binary_accuracy, "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
+          "mse": mean_squared_error, "mean_squared_error": mean_squared_error}
+
+
+def resolve(metric: Any, loss_name: str) -> tuple:
+    """``(name, fn)`` for a metric given as a Keras name or a callable ``fn(y_pred, y_true)``.
+
+    ``'accuracy'``/``'acc'`` picks the accuracy that matches the loss, as Keras does.
+    """
+    if callable(metric):
+        return getattr(metric, "__name__", type(metric).__name__), metric
+    if metric in ("accuracy", "acc"):
+        return "accuracy", _ACCURACY.get(loss_name, sparse_categorical_accuracy)
+    if metric in _NAMED:
+        return metric, _NAMED[metric]
+    raise ValueError(f"unknown metric {metric!r}: use 'accuracy', one of {sorted(_NAMED)}, or a callable "
+                     "fn(y_pred, y_true) -> float")
+
+
+MetricFn = Callable[[np.ndarray, np.ndarray], float]

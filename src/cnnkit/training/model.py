@@ -1,0 +1,305 @@
+"""``cnnkit.Model``: Keras's ``compile``/``fit``/``evaluate``/``predict`` around any Module.
+
+The loop (``fit``) is separate from the step (``train_step``), which subclasses may override.
+Losses are computed from logits: when the module ends in ``Softmax`` (or ``Sigmoid``) and the
+loss is a cross-entropy, the final activation is skipped for the loss and the fused, stable
+cross-entropy is used instead, as Keras does for ``Dense(..., activation='softmax')``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+import cnnkit.functional as F
+from cnnkit.autograd.grad_mode import no_grad
+from cnnkit.nn.activation import Sigmoid, Softmax
+from cnnkit.nn.container import Sequential
+from cnnkit.nn.module import Module
+from cnnkit.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from cnnkit.tensor import Tensor
+from cnnkit.training import callbacks as C
+from cnnkit.training import data_adapter as D
+from cnnkit.training import metrics as M
+
+_OPTIMIZERS = {"sgd": lambda p: SGD(p, lr=0.01), "adam": lambda p: Adam(p, lr=1e-3), "adamw": lambda p: AdamW(p, lr=1e-3),
+               "rmsprop": lambda p: RMSprop(p, lr=1e-3), "adagrad": lambda p: Adagrad(p, lr=1e-3)}
+_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse",
+           "mean_squared_error", "mae", "mean_absolute_error")
+
+
+class _NonFiniteLoss(Exception):
+    pass
+
+
+class Model:
+    """Keras-style training for a Module (e.g. an ``nn.Sequential``).
+
+    Args:
+        module: the network; its output is taken as logits unless it ends in Softmax/Sigmoid.
+
+    Example:
+        >>> import numpy as np, cnnkit
+        >>> net = cnnkit.nn.Sequential(cnnkit.nn.Linear(4, 3))
+        >>> model = cnnkit.Model(net)
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> x, y = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"), np.arange(32) % 3
+        >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        >>> sorted(history.history)
+        ['accuracy', 'loss']
+    """
+
+    def __init__(self, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"Model wraps a cnnkit.nn.Module, got {type(module).__name__}")
+        self.module = module
+        self.optimizer: Optional[Optimizer] = None
+        self.loss_name: Optional[str] = None
+        self.metric_fns: list = []
+        self.stop_training = False
+        self.history: Optional[C.History] = None
+        self._input_shape: Optional[tuple] = None
+        self._fit_epochs, self._steps_per_epoch, self._epoch = 0, 0, 0
+
+    # ------------------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "sgd", loss: Any = "sparse_categorical_crossentropy",
+                metrics: Optional[Sequence[Any]] = None) -> None:
+        """Choose the optimizer, the loss and the metrics.
+
+        Args:
+            optimizer: ``'sgd'`` (lr 0.01), ``'adam'`` (1e-3), ``'adamw'``, ``'rmsprop'`` (1e-3), ``'adagrad'``, an
+                :class:`~cnnkit.optim.Optimizer`, or a callable ``params -> Optimizer``.
+            loss: ``'sparse_categorical_crossentropy'`` (integer labels), ``'categorical_crossentropy'``
+                (one-hot), ``'binary_crossentropy'``, ``'mse'``, ``'mae'``, or a callable ``loss(y_pred, y_true)``
+                returning a scalar Tensor (a cnnkit loss module works).
+            metrics: Keras names (``'accuracy'``, ``'mae'``, ...) or callables ``fn(y_pred, y_true) -> float``.
+        """
+        if isinstance(optimizer, str):
+            if optimizer.lower() not in _OPTIMIZERS:
+                raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(_OPTIMIZERS)} or pass an Optimizer")
+            self.optimizer = _OPTIMIZERS[optimizer.lower()](self.module.parameters())
+        elif isinstance(optimizer, Optimizer):
+            self.optimizer = optimizer
+        elif callable(optimizer):
+            self.optimizer = optimizer(self.module.parameters())
+        else:
+            raise TypeError(f"optimizer must be a name, an Optimizer or a factory, got {type(optimizer).__name__}")
+        if isinstance(loss, str):
+            if loss not in _LOSSES:
+                raise ValueError(f"unknown loss {loss!r}; choose one of {list(_LOSSES)} or pass a callable")
+            self.loss_name, self.loss_fn = loss, None
+        elif callable(loss):
+            self.loss_name, self.loss_fn = getattr(loss, "__name__", type(loss).__name__), loss
+        else:
+            raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
+        self.metric_fns = [M.resolve(m, self.loss_name) for m in (metrics or [])]
+
+    def _require_compiled(self) -> None:
+        if self.optimizer is None:
+            raise RuntimeError("call model.compile(optimizer=..., loss=...) before fit/evaluate/train_on_batch")
+
+    # --------------------------------------------------------------------------- the steps
+    def _final_activation(self) -> Optional[Module]:
+        last = self.module[-1] if isinstance(self.module, Sequential) and len(self.module) else None
+        return last if isinstance(last, (Softmax, Sigmoid)) else None
+
+    def _forward(self, x: np.ndarray) -> tuple:
+        """``(outputs, logits)``: logits skip a final Softmax/Sigmoid when the loss is a cross-entropy."""
+        if self._input_shape is None:
+            self._input_shape = tuple(x.shape[1:])
+        inputs = Tensor(x if x.dtype.kind == "f" else x.astype(np.float32))
+        final = self._final_activation()
+        fused = final is not None and self.loss_fn is None and "crossentropy" in (self.loss_name or "")
+        if fused:
+            logits = self.module[:-1](inputs)
+            return final(logits), logits
+        out = self.module(inputs)
+        return out, out
+
+    def _loss(self, outputs: Tensor, logits: Tensor, y: np.ndarray) -> Tensor:
+        if self.loss_fn is not None:
+            return self.loss_fn(outputs, Tensor(y))
+        name, fused = self.loss_name, logits is not outputs
+        if name == "sparse_categorical_crossentropy":
+            return F.cross_entropy(logits, Tensor(y.astype(np.int64)))
+        if name == "categorical_crossentropy":
+            return F.cross_entropy(logits, Tensor(y.astype(logits.dtype)))
+        if name == "binary_crossentropy":
+            target = Tensor(y.reshape(outputs.shape).astype(outputs.dtype))
+            if fused or self._final_activation() is None:
+                return F.binary_cross_entropy_with_logits(logits, target)
+            return F.binary_cross_entropy(outputs, target)
+        target = Tensor(y.reshape(outputs.shape).astype(outputs.dtype))
+        return F.mse_loss(outputs, target) if name in ("mse", "mean_squared_error") else F.l1_loss(outputs, target)
+
+    def _probabilities(self, outputs: Tensor, logits: Tensor) -> np.ndarray:
+        """What metrics see: probabilities for binary cross-entropy on logits, outputs otherwise."""
+        if self.loss_name == "binary_crossentropy" and logits is outputs:
+            return F.sigmoid(outputs).numpy()
+        return outputs.numpy()
+
+    def train_step(self, batch: tuple) -> dict:
+        """One optimisation step on ``batch = (x, y)``; returns the batch's loss and metrics.
+
+        A non-finite loss raises before the update, so no NaN ever reaches the weights.
+        """
+        x, y = batch
+        outputs, logits = self._forward(x)
+        loss = self._loss(outputs, logits, y)
+        value = float(loss.item())
+        if not np.isfinite(value):
+            raise _NonFiniteLoss(value)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        logs = {"loss": value}
+        probabilities = self._probabilities(outputs, logits)
+        logs.update({name: fn(probabilities, y) for name, fn in self.metric_fns})
+        return logs
+
+    def test_step(self, batch: tuple) -> dict:
+        """Loss and metrics of ``batch = (x, y)`` without updating anything."""
+        x, y = batch
+        with no_grad():
+            outputs, logits = self._forward(x)
+            logs = {"loss": float(self._loss(outputs, logits, y).item())}
+        probabilities = self._probabilities(outputs, logits)
+        logs.update({name: fn(probabilities, y) for name, fn in self.metric_fns})
+        return logs
+
+    # ------------------------------------------------------------------------------ the loop
+    @staticmethod
+    def _mean_logs(totals: dict, count: int) -> dict:
+        return {k: v / count for k, v in totals.items()} if count else {}
+
+    def _run_epoch(self, data: Any, callbacks: C.CallbackList) -> dict:
+        totals: dict = {}
+        seen = 0
+        for index, (x, y) in enumerate(data):
+            if y is None:
+                raise ValueError("fit needs targets: pass y, or batches of (x, y)")
+            callbacks.call("on_train_batch_begin", index, {})
+            try:
+                logs = self.train_step((x, y))
+            except _NonFiniteLoss as bad:
+                callbacks.call("on_train_batch_end", index, {"loss": float(bad.args[0])})
+                self.stop_training = True
+                break
+            n = len(x)
+            seen += n
+            for k, v in logs.items():
+                totals[k] = totals.get(k, 0.0) + v * n
+            callbacks.call("on_train_batch_end", index, self._mean_logs(totals, seen))
+            if self.stop_training:
+                break
+        return self._mean_logs(totals, seen)
+
+    def fit(self, x: Any, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
+            callbacks: Optional[Sequence[C.Callback]] = None, validation_split: float = 0.0,
+            validation_data: Optional[tuple] = None, shuffle: bool = True, initial_epoch: int = 0) -> C.History:
+        """Train for ``epochs`` epochs; returns a :class:`~cnnkit.training.callbacks.History`.
+
+        Args:
+            x, y: arrays or Tensors of samples and targets, or ``x`` an iterable of ``(x, y)`` batches.
+            batch_size: samples per step (arrays only).
+            epochs: index of the last epoch (training runs ``initial_epoch`` .. ``epochs − 1``).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: extra callbacks; History, the progress bar and TerminateOnNaN are always added.
+            validation_split: fraction of the (last) samples held out for validation.
+            validation_data: ``(x_val, y_val)`` evaluated after each epoch (``val_*`` logs).
+            shuffle: reshuffle the samples each epoch (cnnkit's seeded generator).
+            initial_epoch: the epoch to start from (resuming).
+        """
+        self._require_compiled()
+        if validation_split and validation_data is None:
+            (x, y), validation_data = D.split_validation(x, y, validation_split)
+        data = D.batches(x, y, batch_size, shuffle)
+        self.history = C.History()
+        extra = list(callbacks or [])
+        if not any(isinstance(cb, C.TerminateOnNaN) for cb in extra):
+            extra.append(C.TerminateOnNaN())
+        cbs = C.CallbackList([self.history, *extra, C.ProgressBar(verbose)], self)
+        self.stop_training = False
+        self._fit_epochs, self._steps_per_epoch = epochs, len(data)
+        self._resume_epoch, self._restored_history = None, {}
+        self.module.train()
+        cbs.call("on_train_begin", {})
+        start = self._resume_epoch if self._resume_epoch is not None else initial_epoch
+        for key, values in self._restored_history.items():
+            self.history.history[key] = list(values)
+        self.history.epoch = list(range(start - len(next(iter(self._restored_history.values()), [])), start)) \
+            if self._restored_history else []
+        for epoch in range(start, epochs):
+            self._epoch = epoch
+            self.module.train()
+            cbs.call("on_epoch_begin", epoch, {})
+            logs = self._run_epoch(data, cbs)
+            if self.stop_training and not logs:
+                break
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+                self.module.train()
+            logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", {})
+        self.module.eval()
+        return self.history
+
+    def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
+                 return_dict: bool = False) -> Any:
+        """Loss and metrics over ``(x, y)``: ``[loss, *metrics]`` as Keras returns (the loss alone
+        without metrics; a dict with ``return_dict=True``)."""
+        self._require_compiled()
+        self.module.eval()
+        totals, seen = {}, 0
+        for x_batch, y_batch in D.batches(x, y, batch_size, shuffle=False):
+            if y_batch is None:
+                raise ValueError("evaluate needs targets: pass y, or batches of (x, y)")
+            logs = self.test_step((x_batch, y_batch))
+            seen += len(x_batch)
+            for k, v in logs.items():
+                totals[k] = totals.get(k, 0.0) + v * len(x_batch)
+        result = self._mean_logs(totals, seen)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
+        if return_dict:
+            return result
+        return result["loss"] if not self.metric_fns else [result["loss"]] + [result[n] for n, _ in self.metric_fns]
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for ``x`` (eval mode, no graph), as one NumPy array."""
+        self.module.eval()
+        outputs = []
+        with no_grad():
+            for x_batch, _ in D.batches(x, None, batch_size, shuffle=False):
+                inputs = Tensor(x_batch if x_batch.dtype.kind == "f" else x_batch.astype(np.float32))
+                outputs.append(self.module(inputs).numpy())
+        return np.concatenate(outputs, axis=0)
+
+    def train_on_batch(self, x: Any, y: Any) -> Any:
+        """One step on one batch; returns ``[loss, *metrics]`` (the loss alone without metrics)."""
+        self._require_compiled()
+        self.module.train()
+        logs = self.train_step((D.as_array(x, "x"), D.as_array(y, "y")))
+        return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
+
+    def test_on_batch(self, x: Any, y: Any) -> Any:
+        """Loss and metrics of one batch, without updating."""
+        self._require_compiled()
+        self.module.eval()
+        logs = self.test_step((D.as_array(x, "x"), D.as_array(y, "y")))
+        return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
+
+    def summary(self, input_shape: Optional[Sequence[int]] = None, **kwargs: Any) -> Any:
+        """Print and return :func:`cnnkit.summary` (the input shape defaults to the one seen in fit)."""
+        from cnnkit.training.summary import summary
+
+        shape = input_shape if input_shape is not None else self._input_shape
+        if shape is None:
+            raise ValueError("summary needs input_shape (one sample's shape, e.g. (1, 28, 28)) before the model "
+                             "has seen data")
+        return summary(self.module, shape, **kwargs)

@@ -16,12 +16,25 @@ from typing import Any, Callable, Optional, Sequence, Union
 from cnnkit.optim.optimizer import Optimizer
 
 
+def _check_optimizer(optimizer: Any, name: str) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name} needs a cnnkit.optim.Optimizer, got {type(optimizer).__name__}")
+
+
+def _per_group(value: Any, groups: int, what: str, name: str) -> list:
+    """One value per parameter group: a scalar is repeated, a list must have one entry per group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise ValueError(f"{name}: expected {groups} {what}s (one per parameter group), got {len(value)}")
+        return list(value)
+    return [value] * groups
+
+
 class LRScheduler:
     """Base class: keeps ``base_lrs`` and ``last_epoch`` and writes ``lr`` into every group."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__} needs a cnnkit.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(optimizer, type(self).__name__)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -68,10 +81,8 @@ class LambdaLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Union[Callable, Sequence[Callable]], last_epoch: int = -1) -> None:
-        groups = len(optimizer.param_groups)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
-        if len(self.lr_lambdas) != groups:
-            raise ValueError(f"LambdaLR: expected {groups} lr_lambdas (one per group), got {len(self.lr_lambdas)}")
+        _check_optimizer(optimizer, "LambdaLR")
+        self.lr_lambdas = _per_group(lr_lambda, len(optimizer.param_groups), "lr_lambda", "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, epoch: int) -> list:
@@ -169,6 +180,7 @@ class OneCycleLR(LRScheduler):
                  anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
                  max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
                  three_phase: bool = False, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "OneCycleLR")
         if total_steps is None:
             if not epochs or not steps_per_epoch:
                 raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
@@ -186,7 +198,7 @@ class OneCycleLR(LRScheduler):
             self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                             (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         groups = optimizer.param_groups
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
+        max_lrs = _per_group(max_lr, len(groups), "max_lr", "OneCycleLR")
         self._use_beta1 = "betas" in optimizer.defaults
         if cycle_momentum and not self._use_beta1 and "momentum" not in optimizer.defaults:
             raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with 'momentum' or 'betas'")
@@ -244,9 +256,11 @@ class ReduceLROnPlateau:
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min'/'max' and threshold_mode 'rel'/'abs', got "
                              f"{mode!r} and {threshold_mode!r}")
+        _check_optimizer(optimizer, "ReduceLROnPlateau")
         self.optimizer = optimizer
         groups = optimizer.param_groups
-        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * len(groups)
+        self.min_lrs = _per_group(min_lr, len(groups), "min_lr", "ReduceLROnPlateau")
+        self._default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
         self.mode, self.factor, self.patience, self.threshold = mode, factor, patience, threshold
         self.threshold_mode, self.cooldown, self.eps = threshold_mode, cooldown, eps
         self.best = math.inf if mode == "min" else -math.inf
@@ -270,8 +284,11 @@ class ReduceLROnPlateau:
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
+        groups = self.optimizer.param_groups
+        if len(self.min_lrs) < len(groups) and self._default_min_lr is not None:
+            self.min_lrs += [self._default_min_lr] * (len(groups) - len(self.min_lrs))  # groups added later
         if self.num_bad_epochs > self.patience:
-            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
+            for group, floor in zip(groups, self.min_lrs):
                 new_lr = max(group["lr"] * self.factor, floor)
                 if group["lr"] - new_lr > self.eps:
                     group["lr"] = new_lr

@@ -8,6 +8,7 @@ handles (de)serialisation in PyTorch's format (parameters referred to by index).
 from __future__ import annotations
 
 import copy
+import numbers
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
@@ -61,7 +62,7 @@ class Optimizer:
     def _validate(self, group: dict) -> None:
         """Check a group's hyper-parameters (subclasses extend)."""
         lr = group.get("lr")
-        if lr is None or not isinstance(lr, (int, float)) or lr < 0:
+        if lr is None or isinstance(lr, bool) or not isinstance(lr, numbers.Real) or lr < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr!r}; it must be a number >= 0")
         if group.get("weight_decay", 0) < 0:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']!r}; it must be >= 0")
@@ -92,8 +93,10 @@ class Optimizer:
                     if grad.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}: a gradient of shape {grad.shape} was assigned "
                                          f"to a parameter of shape {p.shape}")
-                    state = self.state.setdefault(p, {})
+                    state = self.state.get(p, {})
                     self._update(p.data, grad.astype(p.dtype, copy=False), state, group)
+                    if state:  # stateless rules (plain SGD) keep no entry, as in PyTorch
+                        self.state[p] = state
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:

@@ -47,7 +47,7 @@ class Model:
         >>> x, y = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"), np.arange(32) % 3
         >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
         >>> sorted(history.history)
-        ['accuracy', 'loss']
+        ['accuracy', 'loss', 'lr']
     """
 
     def __init__(self, module: Module) -> None:

@@ -8,7 +8,7 @@ cross-entropy is used instead, as Keras does for ``Dense(..., activation='softma
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 

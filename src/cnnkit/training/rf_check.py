@@ -16,7 +16,8 @@ import numpy as np
 from cnnkit.functional.conv import conv_nd
 from cnnkit.nn.conv import _ConvNd
 from cnnkit.nn.module import Module
-from cnnkit.nn.pooling import _AdaptivePool, _GlobalPool, _WindowPool
+from cnnkit.nn.adaptive_pooling import _AdaptivePool, _GlobalPool
+from cnnkit.nn.pooling import _WindowPool
 from cnnkit.tensor import Tensor
 
 

@@ -17,7 +17,8 @@ from cnnkit.autograd.grad_mode import no_grad
 from cnnkit.nn.conv import _ConvNd
 from cnnkit.nn.linear import Linear
 from cnnkit.nn.module import Module
-from cnnkit.nn.pooling import _AdaptivePool, _GlobalPool, _WindowPool
+from cnnkit.nn.adaptive_pooling import _AdaptivePool, _GlobalPool
+from cnnkit.nn.pooling import _WindowPool
 from cnnkit.tensor import Tensor
 
 

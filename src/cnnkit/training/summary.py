@@ -102,7 +102,7 @@ def _layer_text(module: Module) -> str:
         text = f"{name}(K={one(module.kernel_size)}, S={one(module.stride)}"
         return text + (f", P={one(module.padding)})" if any(module.padding) else ")")
     if isinstance(module, Linear):
-        return f"Linear({module.in_features}→{module.out_features})"
+        return f"{name}({module.in_features}→{module.out_features})"
     extra = module.extra_repr()
     return f"{name}({extra})" if extra and len(extra) <= 30 and "\n" not in extra else name
 

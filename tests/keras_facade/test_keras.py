@@ -1,0 +1,95 @@
+"""The Keras facade: the slides' program's API, channels-last data, Keras defaults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnkit
+from cnnkit import keras
+from cnnkit.keras import layers
+
+
+def slides_model() -> keras.Sequential:
+    return keras.Sequential([
+        layers.Conv2D(64, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def test_the_slides_model_builds_with_kerass_parameter_counts():
+    model = slides_model()
+    s = model.summary(show=False)
+    assert [r["params"] for r in s.rows if r["params"]] == [640, 36_928, 16_010]
+    assert s.total_params == 53_578
+    out_shapes = [r["output_shape"] for r in s.rows if r["layer"].startswith(("KerasConv2D", "MaxPool2d"))]
+    assert out_shapes == [(64, 26, 26), (64, 13, 13), (64, 11, 11), (64, 5, 5)]
+
+
+def test_fit_learns_on_channels_last_images():
+    cnnkit.manual_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 96)
+    x = (0.1 * rng.random((96, 8, 8, 1))).astype("float32")
+    x[y == 1, :4] += 1.0  # class 1: a bright top half (channels-last layout)
+    model = keras.Sequential([layers.Conv2D(4, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),
+                              layers.Flatten(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] * 0.6
+    assert model.evaluate(x, y, verbose=0)[1] > 0.85
+    probabilities = model.predict(x[:5])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_keras_defaults():
+    model = slides_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert model.optimizer.param_groups[0]["lr"] == 0.01
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert model.optimizer.param_groups[0]["lr"] == 0.001
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.005), loss="mse")
+    assert model.optimizer.param_groups[0]["lr"] == 0.005
+    conv = model.module[1]
+    fan_in, fan_out = 1 * 9, 64 * 9
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    assert np.abs(conv.weight.numpy()).max() <= bound and np.abs(conv.weight.numpy()).max() > 0.8 * bound
+    assert np.all(conv.bias.numpy() == 0)
+
+
+def test_flatten_uses_kerass_hwc_order():
+    model = keras.Sequential([layers.Flatten()])
+    x = np.arange(2 * 2 * 3, dtype=np.float32).reshape(1, 2, 2, 3)
+    np.testing.assert_array_equal(model.predict(x), x.reshape(1, -1))
+
+
+def test_input_layer_and_other_layers():
+    model = keras.Sequential([keras.Input((16, 16, 3)), layers.Conv2D(8, 3, strides=2, padding="same"),
+                              layers.BatchNormalization(), layers.ReLU(), layers.AveragePooling2D(padding="same"),
+                              layers.Activation("tanh"), layers.GlobalAveragePooling2D(), layers.Dropout(0.3),
+                              layers.Dense(4)])
+    s = model.summary(show=False)
+    assert s.rows[1]["output_shape"] == (8, 8, 8) and s.rows[-1]["output_shape"] == (4,)
+    assert model.predict(np.zeros((3, 16, 16, 3), np.float32)).shape == (3, 4)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: layers.Conv2D(8, 3, padding="full"), r"Conv2D: padding must be 'valid' or 'same'"),
+    (lambda: layers.Dense(4, activation="sigmoidal"), r"unknown activation 'sigmoidal'"),
+    (lambda: layers.Dense(4, kernel_initializer="magic"), r"unknown initializer 'magic'"),
+    (lambda: layers.MaxPooling2D(3, strides=2, padding="same"), r"padding='same' is supported when strides equal"),
+    (lambda: layers.Dropout(1.5), r"dropout probability p must be in \[0, 1\)"),
+    (lambda: keras.Sequential([layers.Dense(3), layers.Dense(2, input_shape=(4,))]), r"input_shape can only be given"),
+    (lambda: keras.Sequential([cnnkit.nn.ReLU()]), r"takes cnnkit.keras.layers layers"),
+])
+def test_errors(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
+
+
+def test_keras_datasets_is_the_same_loader():
+    assert keras.datasets.mnist.load_data is cnnkit.datasets.mnist.load_data

@@ -12,6 +12,7 @@ Example:
 """
 
 from cnnkit import autograd as autograd
+from cnnkit import callbacks as callbacks
 from cnnkit import datasets as datasets
 from cnnkit import functional as functional
 from cnnkit import io as io
@@ -69,7 +70,6 @@ from cnnkit.random import manual_seed as manual_seed
 from cnnkit.random import set_rng_state as set_rng_state
 from cnnkit.tensor import Tensor as Tensor
 from cnnkit.training import Model as Model
-from cnnkit.training import callbacks as callbacks
 from cnnkit.training import count_macs as count_macs
 from cnnkit.training import count_parameters as count_parameters
 from cnnkit.training import receptive_field as receptive_field

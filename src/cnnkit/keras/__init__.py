@@ -13,7 +13,7 @@ from cnnkit import nn
 from cnnkit.keras import datasets as datasets
 from cnnkit.keras import layers as layers
 from cnnkit.keras import optimizers as optimizers
-from cnnkit.training import callbacks as callbacks
+from cnnkit.keras import callbacks as callbacks
 from cnnkit.training.model import Model
 
 

@@ -32,6 +32,8 @@ class Callback:
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None: ...
     def on_test_begin(self, logs: Optional[dict] = None) -> None: ...
     def on_test_end(self, logs: Optional[dict] = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: Optional[dict] = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: Optional[dict] = None) -> None: ...
 
 
 class CallbackList:
@@ -291,12 +293,24 @@ class BackupAndRestore(Callback):
             meta = load_checkpoint(self.path, self.model.module, self.model.optimizer, restore_rng=True)
             self.model._resume_epoch = int(meta["epoch"])
             self.model._restored_history = meta.get("history", {})
+            saved = meta.get("schedulers", [])
+            schedulers = self._schedulers()
+            if len(saved) != len(schedulers):
+                raise ValueError(f"BackupAndRestore: the backup holds {len(saved)} scheduler state(s) but this fit has "
+                                 f"{len(schedulers)} SchedulerCallback(s); resume with the same callbacks")
+            for scheduler, state in zip(schedulers, saved):
+                scheduler.load_state_dict(state)
+
+    def _schedulers(self) -> list:
+        return [cb.scheduler for cb in getattr(self.model, "callbacks", []) if isinstance(cb, SchedulerCallback)]
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         from cnnkit.io import save_checkpoint
 
         history = self.model.history.history if self.model.history is not None else {}
-        save_checkpoint(self.path, self.model.module, self.model.optimizer, epoch=epoch + 1, history=history)
+        schedulers = [s.state_dict() for s in self._schedulers()]
+        save_checkpoint(self.path, self.model.module, self.model.optimizer, epoch=epoch + 1, history=history,
+                        schedulers=schedulers)
 
     def on_train_end(self, logs: Optional[dict] = None) -> None:
         if self.delete_checkpoint and not self.model.stop_training:

@@ -11,6 +11,11 @@ from typing import Any, Callable
 import numpy as np
 
 
+def _aligned(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    """``y_true`` in the predictions' shape when the sizes agree (``(N,)`` targets for ``(N, 1)`` outputs)."""
+    return y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
+
+
 def sparse_categorical_accuracy(y_pred: np.ndarray, y_true: np.ndarray) -> float:
     """Fraction of samples whose arg-max class equals the integer label."""
     return float(np.mean(np.argmax(y_pred, axis=1) == y_true.reshape(y_pred.shape[0], *y_pred.shape[2:])))
@@ -23,15 +28,15 @@ def categorical_accuracy(y_pred: np.ndarray, y_true: np.ndarray) -> float:
 
 def binary_accuracy(y_pred: np.ndarray, y_true: np.ndarray, threshold: float = 0.5) -> float:
     """Fraction of elements on the right side of ``threshold`` (``y_pred`` are probabilities)."""
-    return float(np.mean((y_pred > threshold) == (y_true > 0.5)))
+    return float(np.mean((y_pred > threshold) == (_aligned(y_pred, y_true) > 0.5)))
 
 
 def mean_absolute_error(y_pred: np.ndarray, y_true: np.ndarray) -> float:
-    return float(np.mean(np.abs(y_pred - y_true)))
+    return float(np.mean(np.abs(y_pred - _aligned(y_pred, y_true))))
 
 
 def mean_squared_error(y_pred: np.ndarray, y_true: np.ndarray) -> float:
-    return float(np.mean((y_pred - y_true) ** 2))
+    return float(np.mean((y_pred - _aligned(y_pred, y_true)) ** 2))
 
 
 _ACCURACY = {"sparse_categorical_crossentropy": sparse_categorical_accuracy,

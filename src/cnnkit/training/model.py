@@ -59,6 +59,7 @@ class Model:
         self.metric_fns: list = []
         self.stop_training = False
         self.history: Optional[C.History] = None
+        self.callbacks: list = []
         self._input_shape: Optional[tuple] = None
         self._fit_epochs, self._steps_per_epoch, self._epoch = 0, 0, 0
 
@@ -142,13 +143,17 @@ class Model:
     def train_step(self, batch: tuple) -> dict:
         """One optimisation step on ``batch = (x, y)``; returns the batch's loss and metrics.
 
-        A non-finite loss raises before the update, so no NaN ever reaches the weights.
+        A non-finite loss raises before the update and restores the buffers the forward pass moved
+        (BatchNorm statistics), so no NaN ever reaches the model's state.
         """
         x, y = batch
+        buffers = [(b, b.data.copy()) for b in self.module.buffers()]  # small: BatchNorm statistics
         outputs, logits = self._forward(x)
         loss = self._loss(outputs, logits, y)
         value = float(loss.item())
         if not np.isfinite(value):
+            for buffer, saved in buffers:  # the forward pass already moved them: put them back
+                buffer.data = saved
             raise _NonFiniteLoss(value)
         self.optimizer.zero_grad()
         loss.backward()
@@ -219,7 +224,11 @@ class Model:
         extra = list(callbacks or [])
         if not any(isinstance(cb, C.TerminateOnNaN) for cb in extra):
             extra.append(C.TerminateOnNaN())
-        cbs = C.CallbackList([self.history, *extra, C.ProgressBar(verbose)], self)
+        # Backups go last, so they capture the epoch after every other callback (schedulers) ran.
+        backups = [cb for cb in extra if isinstance(cb, C.BackupAndRestore)]
+        others = [cb for cb in extra if not isinstance(cb, C.BackupAndRestore)]
+        cbs = C.CallbackList([self.history, *others, C.ProgressBar(verbose), *backups], self)
+        self.callbacks = cbs.callbacks  # BackupAndRestore saves the schedulers among them
         self.stop_training = False
         self._fit_epochs, self._steps_per_epoch = epochs, len(data)
         self._resume_epoch, self._restored_history = None, {}
@@ -238,9 +247,9 @@ class Model:
             if self.stop_training and not logs:
                 break
             if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
+                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True,
+                                    callbacks=cbs)
                 logs.update({f"val_{k}": v for k, v in val.items()})
-                self.module.train()
             logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training:
@@ -250,20 +259,29 @@ class Model:
         return self.history
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
-                 return_dict: bool = False) -> Any:
+                 return_dict: bool = False, callbacks: Optional[Sequence[C.Callback]] = None) -> Any:
         """Loss and metrics over ``(x, y)``: ``[loss, *metrics]`` as Keras returns (the loss alone
-        without metrics; a dict with ``return_dict=True``)."""
+        without metrics; a dict with ``return_dict=True``). Callbacks get the ``on_test_*`` hooks."""
         self._require_compiled()
+        cbs = callbacks if isinstance(callbacks, C.CallbackList) else C.CallbackList(list(callbacks or []), self)
+        was_training = self.module.training
         self.module.eval()
         totals, seen = {}, 0
-        for x_batch, y_batch in D.batches(x, y, batch_size, shuffle=False):
-            if y_batch is None:
-                raise ValueError("evaluate needs targets: pass y, or batches of (x, y)")
-            logs = self.test_step((x_batch, y_batch))
-            seen += len(x_batch)
-            for k, v in logs.items():
-                totals[k] = totals.get(k, 0.0) + v * len(x_batch)
+        cbs.call("on_test_begin", {})
+        try:
+            for index, (x_batch, y_batch) in enumerate(D.batches(x, y, batch_size, shuffle=False)):
+                if y_batch is None:
+                    raise ValueError("evaluate needs targets: pass y, or batches of (x, y)")
+                cbs.call("on_test_batch_begin", index, {})
+                logs = self.test_step((x_batch, y_batch))
+                seen += len(x_batch)
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v * len(x_batch)
+                cbs.call("on_test_batch_end", index, self._mean_logs(totals, seen))
+        finally:
+            self.module.train(was_training)
         result = self._mean_logs(totals, seen)
+        cbs.call("on_test_end", dict(result))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         if return_dict:
@@ -272,12 +290,16 @@ class Model:
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for ``x`` (eval mode, no graph), as one NumPy array."""
+        was_training = self.module.training
         self.module.eval()
         outputs = []
-        with no_grad():
-            for x_batch, _ in D.batches(x, None, batch_size, shuffle=False):
-                inputs = Tensor(x_batch if x_batch.dtype.kind == "f" else x_batch.astype(np.float32))
-                outputs.append(self.module(inputs).numpy())
+        try:
+            with no_grad():
+                for x_batch, _ in D.batches(x, None, batch_size, shuffle=False):
+                    inputs = Tensor(x_batch if x_batch.dtype.kind == "f" else x_batch.astype(np.float32))
+                    outputs.append(self.module(inputs).numpy())
+        finally:
+            self.module.train(was_training)
         return np.concatenate(outputs, axis=0)
 
     def train_on_batch(self, x: Any, y: Any) -> Any:

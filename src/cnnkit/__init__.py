@@ -72,6 +72,7 @@ from cnnkit.tensor import Tensor as Tensor
 from cnnkit.training import Model as Model
 from cnnkit.training import count_macs as count_macs
 from cnnkit.training import count_parameters as count_parameters
+from cnnkit.training import load_model as load_model
 from cnnkit.training import receptive_field as receptive_field
 from cnnkit.training import summary as summary
 

@@ -8,6 +8,7 @@ differentiable ops, and the graph keeps whatever backward needs.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, NamedTuple, Optional
 
@@ -69,6 +70,24 @@ class Module:
     """
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Record each module's constructor arguments (for ``Model.save``/``load_model`` configs)."""
+        super().__init_subclass__(**kwargs)
+        original = cls.__dict__.get("__init__")
+        if original is None:
+            return
+
+        @functools.wraps(original)
+        def __init__(self: "Module", *args: Any, **kw: Any) -> None:
+            outermost = "_init_args" not in self.__dict__
+            if outermost:
+                object.__setattr__(self, "_init_args", None)
+            original(self, *args, **kw)
+            if outermost:
+                object.__setattr__(self, "_init_args", (args, kw))
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())

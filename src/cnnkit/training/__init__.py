@@ -2,6 +2,7 @@
 
 from cnnkit.training import callbacks as callbacks
 from cnnkit.training.model import Model as Model
+from cnnkit.training.serialization import load_model as load_model
 
 from cnnkit.training.summary import ReceptiveField as ReceptiveField
 from cnnkit.training.summary import Summary as Summary

@@ -316,6 +316,13 @@ class Model:
         logs = self.test_step((D.as_array(x, "x"), D.as_array(y, "y")))
         return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
 
+    def save(self, path: str, **metadata: Any) -> str:
+        """Save architecture, weights, optimizer state and compile settings to one verified file
+        (see :func:`cnnkit.load_model`); layers must be cnnkit's own (custom Modules cannot be rebuilt)."""
+        from cnnkit.training.serialization import save_model
+
+        return save_model(self, path, **metadata)
+
     def summary(self, input_shape: Optional[Sequence[int]] = None, **kwargs: Any) -> Any:
         """Print and return :func:`cnnkit.summary` (the input shape defaults to the one seen in fit)."""
         from cnnkit.training.summary import summary

@@ -93,3 +93,42 @@ def test_errors(make, message):
 
 def test_keras_datasets_is_the_same_loader():
     assert keras.datasets.mnist.load_data is cnnkit.datasets.mnist.load_data
+
+
+SLIDES = __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "examples",
+                                    "keras_mnist_slides.py")
+
+
+def test_the_slides_program_runs_unchanged_and_learns(monkeypatch, capsys):
+    """The program file itself, on a 1,024-image subset so the test stays short (the full run is manual)."""
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 10, 1024)
+    images = np.zeros((1024, 28, 28), np.uint8)
+    for i, d in enumerate(digits):  # an easy synthetic "digit": a bright bar whose row encodes the class
+        images[i, 2 + 2 * d: 4 + 2 * d, 4:24] = 255
+    fake = ((images, digits.astype(np.uint8)), (images[:256], digits[:256].astype(np.uint8)))
+    monkeypatch.setattr(cnnkit.datasets.mnist, "load_data", lambda path=None: fake)
+    cnnkit.manual_seed(0)
+    namespace = {"__name__": "__main__"}
+    exec(compile(open(SLIDES).read(), SLIDES, "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "Total params: 53,578" in printed and "(1024, 28, 28, 1)" in printed
+    losses = [float(line.split("loss: ")[1].split(" ")[0]) for line in printed.splitlines() if line.startswith("Epoch")]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+
+
+def test_progress_bar_on_a_terminal_uses_tqdm():
+    pytest.importorskip("tqdm")
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    model = cnnkit.Model(cnnkit.nn.Sequential(cnnkit.nn.Linear(2, 2)))
+    model.compile("sgd", "sparse_categorical_crossentropy", ["accuracy"])
+    x, y = np.zeros((40, 2), np.float32), np.zeros(40, np.int64)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[cnnkit.callbacks.ProgressBar(1, stream)])
+    text = stream.getvalue()
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text and "5/5" in text and "loss" in text and "accuracy" in text

@@ -17,6 +17,7 @@ from cnnkit import datasets as datasets
 from cnnkit import functional as functional
 from cnnkit import io as io
 from cnnkit import keras as keras
+from cnnkit import models as models
 from cnnkit import nn as nn
 from cnnkit import optim as optim
 from cnnkit.autograd import AnomalyError as AnomalyError

@@ -317,3 +317,5 @@ class BackupAndRestore(Callback):
             for path in (self.path, self.path + ".prev"):
                 if os.path.exists(path):
                     os.remove(path)
+            if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
+                os.rmdir(self.backup_dir)

@@ -684,10 +684,21 @@ def test_other_hyperparameter_errors():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_parameter_that_does_not_require_grad_raises(name):
+def test_frozen_parameters_are_accepted_and_left_alone(name):
+    """As torch.optim: a tensor that does not require grad (a frozen layer) has no gradient, so step skips it."""
     frozen = cnnkit.tensor(np.ones((2, 3), np.float32))
-    with pytest.raises(ValueError, match=r"a parameter of shape \(2, 3\) does not require grad"):
-        getattr(cnnkit.optim, name)(params3() + [frozen])
+    params = params3()
+    opt = getattr(cnnkit.optim, name)(params + [frozen])
+    for p in params:
+        p.grad = cnnkit.tensor(np.ones(p.shape, np.float32))
+    opt.step()
+    np.testing.assert_array_equal(frozen.numpy(), np.ones((2, 3), np.float32))
+
+
+def test_non_leaf_tensors_cannot_be_optimised():
+    w = cnnkit.tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match=r"can only optimise leaf tensors"):
+        cnnkit.optim.SGD([w * 2], lr=0.1)
 
 
 def test_non_tensor_parameter_raises():

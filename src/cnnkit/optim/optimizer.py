@@ -48,9 +48,9 @@ class Optimizer:
         for p in group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimise Tensors, got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad; "
-                                 "only trainable tensors can be optimised")
+            if p.creator is not None:
+                raise ValueError(f"{type(self).__name__} can only optimise leaf tensors (parameters), not the "
+                                 f"result of an operation (shape {p.shape}); pass the parameters themselves")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")

@@ -23,7 +23,7 @@ def as_array(value: Any, what: str) -> np.ndarray:
 class ArrayBatches:
     """Batches over in-memory ``x`` (and ``y``), optionally shuffled each epoch."""
 
-    def __init__(self, x: Any, y: Optional[Any], batch_size: int, shuffle: bool) -> None:
+    def __init__(self, x: Any, y: Optional[Any], batch_size: int, shuffle: bool, fold_single_tail: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.x = as_array(x, "x")
@@ -33,15 +33,21 @@ class ArrayBatches:
         if len(self.x) == 0:
             raise ValueError("x holds no samples")
         self.batch_size, self.shuffle = batch_size, shuffle
+        # A last batch of one sample cannot be batch-normalised in training: it joins the previous one.
+        self.fold = fold_single_tail and len(self.x) > batch_size and len(self.x) % batch_size == 1
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return -(-len(self.x) // self.batch_size) - (1 if self.fold else 0)
 
     def __iter__(self) -> Iterator[tuple]:
         n = len(self.x)
         order = _random.default_generator().permutation(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            index = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+        starts = list(range(0, n, self.batch_size))
+        ends = starts[1:] + [n]
+        if self.fold:
+            starts, ends = starts[:-1], ends[:-2] + [n]
+        for start, end in zip(starts, ends):
+            index = slice(start, end) if order is None else order[start:end]
             yield self.x[index], None if self.y is None else self.y[index]
 
 
@@ -65,11 +71,11 @@ class IterableBatches:
                 yield as_array(item, "x"), None
 
 
-def batches(x: Any, y: Optional[Any], batch_size: int, shuffle: bool) -> Any:
+def batches(x: Any, y: Optional[Any], batch_size: int, shuffle: bool, fold_single_tail: bool = False) -> Any:
     """Pick the adapter for ``x`` (and ``y``)."""
     if y is None and not isinstance(x, np.ndarray) and not hasattr(x, "creator") and hasattr(x, "__iter__"):
         return IterableBatches(x)
-    return ArrayBatches(x, y, batch_size, shuffle)
+    return ArrayBatches(x, y, batch_size, shuffle, fold_single_tail)
 
 
 def split_validation(x: Any, y: Any, fraction: float) -> tuple:

@@ -8,6 +8,7 @@ cross-entropy is used instead, as Keras does for ``Dense(..., activation='softma
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -103,15 +104,25 @@ class Model:
     # --------------------------------------------------------------------------- the steps
     def _final_activation(self) -> Optional[Module]:
         last = self.module[-1] if isinstance(self.module, Sequential) and len(self.module) else None
-        return last if isinstance(last, (Softmax, Sigmoid)) else None
+        return last if type(last) in (Softmax, Sigmoid) else None
+
+    def _inputs(self, x: np.ndarray) -> Tensor:
+        """The batch as a Tensor in the weights' dtype (Keras users pass ``uint8 / 255.0``, i.e. float64)."""
+        dtype = next((p.dtype for p in self.module.parameters() if p.dtype.kind == "f"), np.dtype(np.float32))
+        return Tensor(x if x.dtype == dtype else x.astype(dtype))
 
     def _forward(self, x: np.ndarray) -> tuple:
-        """``(outputs, logits)``: logits skip a final Softmax/Sigmoid when the loss is a cross-entropy."""
+        """``(outputs, logits)``: logits skip a final Softmax/Sigmoid when the loss is its cross-entropy."""
         if self._input_shape is None:
             self._input_shape = tuple(x.shape[1:])
-        inputs = Tensor(x if x.dtype.kind == "f" else x.astype(np.float32))
+        inputs = self._inputs(x)
         final = self._final_activation()
-        fused = final is not None and self.loss_fn is None and "crossentropy" in (self.loss_name or "")
+        pairs = {Softmax: ("sparse_categorical_crossentropy", "categorical_crossentropy"),
+                 Sigmoid: ("binary_crossentropy",)}
+        fused = (final is not None and self.loss_fn is None and self.loss_name in pairs[type(final)]
+                 # Only a plain Sequential without hooks can be run up to its last layer instead.
+                 and type(self.module).forward is Sequential.forward and not self.module._forward_hooks
+                 and not self.module._forward_pre_hooks)
         if fused:
             logits = self.module[:-1](inputs)
             return final(logits), logits
@@ -157,10 +168,14 @@ class Model:
             raise _NonFiniteLoss(value)
         self.optimizer.zero_grad()
         loss.backward()
+        if not all(np.isfinite(p.grad.data).all() for p in self.module.parameters() if p.grad is not None):
+            for buffer, saved in buffers:
+                buffer.data = saved
+            raise _NonFiniteLoss(float("inf"))  # an overflowing gradient: skip the update, stop
         self.optimizer.step()
         logs = {"loss": value}
         probabilities = self._probabilities(outputs, logits)
-        logs.update({name: fn(probabilities, y) for name, fn in self.metric_fns})
+        logs.update({name: float(fn(probabilities, y)) for name, fn in self.metric_fns})
         return logs
 
     def test_step(self, batch: tuple) -> dict:
@@ -170,7 +185,7 @@ class Model:
             outputs, logits = self._forward(x)
             logs = {"loss": float(self._loss(outputs, logits, y).item())}
         probabilities = self._probabilities(outputs, logits)
-        logs.update({name: fn(probabilities, y) for name, fn in self.metric_fns})
+        logs.update({name: float(fn(probabilities, y)) for name, fn in self.metric_fns})
         return logs
 
     # ------------------------------------------------------------------------------ the loop
@@ -178,9 +193,10 @@ class Model:
     def _mean_logs(totals: dict, count: int) -> dict:
         return {k: v / count for k, v in totals.items()} if count else {}
 
-    def _run_epoch(self, data: Any, callbacks: C.CallbackList) -> dict:
+    def _run_epoch(self, data: Any, callbacks: C.CallbackList) -> tuple:
+        """Train one epoch; returns ``(logs, batches, stopped_by_non_finite)``."""
         totals: dict = {}
-        seen = 0
+        seen = batches = 0
         for index, (x, y) in enumerate(data):
             if y is None:
                 raise ValueError("fit needs targets: pass y, or batches of (x, y)")
@@ -190,15 +206,15 @@ class Model:
             except _NonFiniteLoss as bad:
                 callbacks.call("on_train_batch_end", index, {"loss": float(bad.args[0])})
                 self.stop_training = True
-                break
+                return self._mean_logs(totals, seen), batches, True
             n = len(x)
-            seen += n
+            seen, batches = seen + n, batches + 1
             for k, v in logs.items():
                 totals[k] = totals.get(k, 0.0) + v * n
             callbacks.call("on_train_batch_end", index, self._mean_logs(totals, seen))
             if self.stop_training:
                 break
-        return self._mean_logs(totals, seen)
+        return self._mean_logs(totals, seen), batches, False
 
     def fit(self, x: Any, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
             callbacks: Optional[Sequence[C.Callback]] = None, validation_split: float = 0.0,
@@ -218,8 +234,15 @@ class Model:
         """
         self._require_compiled()
         if validation_split and validation_data is None:
+            if y is None:
+                raise ValueError("validation_split needs x and y arrays; with an iterable of batches pass "
+                                 "validation_data instead")
             (x, y), validation_data = D.split_validation(x, y, validation_split)
-        data = D.batches(x, y, batch_size, shuffle)
+        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+            validation_data = tuple(validation_data[:2])  # Keras's (x, y[, sample_weight])
+        elif validation_data is not None:
+            validation_data = (validation_data, None)  # an iterable of (x, y) batches
+        data = D.batches(x, y, batch_size, shuffle, fold_single_tail=True)
         self.history = C.History()
         extra = list(callbacks or [])
         if not any(isinstance(cb, C.TerminateOnNaN) for cb in extra):
@@ -229,7 +252,7 @@ class Model:
         others = [cb for cb in extra if not isinstance(cb, C.BackupAndRestore)]
         cbs = C.CallbackList([self.history, *others, C.ProgressBar(verbose), *backups], self)
         self.callbacks = cbs.callbacks  # BackupAndRestore saves the schedulers among them
-        self.stop_training = False
+        self.stop_training, self.stopped_by_non_finite = False, False
         self._fit_epochs, self._steps_per_epoch = epochs, len(data)
         self._resume_epoch, self._restored_history = None, {}
         self.module.train()
@@ -243,10 +266,16 @@ class Model:
             self._epoch = epoch
             self.module.train()
             cbs.call("on_epoch_begin", epoch, {})
-            logs = self._run_epoch(data, cbs)
-            if self.stop_training and not logs:
+            logs, batches, non_finite = self._run_epoch(data, cbs)
+            self.stopped_by_non_finite = non_finite
+            if non_finite and batches == 0:
+                break  # nothing good happened in this epoch: nothing to report or checkpoint
+            if batches == 0:
+                warnings.warn(f"fit: the training data produced no batches in epoch {epoch + 1} (a one-shot "
+                              "iterable is exhausted after one epoch); stopping. Pass arrays or a re-iterable "
+                              "loader to train for several epochs.", UserWarning, stacklevel=2)
                 break
-            if validation_data is not None:
+            if validation_data is not None and not non_finite:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True,
                                     callbacks=cbs)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -280,6 +309,8 @@ class Model:
                 cbs.call("on_test_batch_end", index, self._mean_logs(totals, seen))
         finally:
             self.module.train(was_training)
+        if not seen:
+            raise ValueError("evaluate: the data produced no batches (an empty or exhausted iterable?)")
         result = self._mean_logs(totals, seen)
         cbs.call("on_test_end", dict(result))
         if verbose:
@@ -296,8 +327,7 @@ class Model:
         try:
             with no_grad():
                 for x_batch, _ in D.batches(x, None, batch_size, shuffle=False):
-                    inputs = Tensor(x_batch if x_batch.dtype.kind == "f" else x_batch.astype(np.float32))
-                    outputs.append(self.module(inputs).numpy())
+                        outputs.append(self.module(self._inputs(x_batch)).numpy())
         finally:
             self.module.train(was_training)
         return np.concatenate(outputs, axis=0)

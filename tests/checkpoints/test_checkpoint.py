@@ -181,3 +181,20 @@ def test_no_pickle_in_the_package():
             if name.endswith(".py"):
                 text = open(os.path.join(folder, name)).read()
                 assert "import pickle" not in text and "allow_pickle=True" not in text, name
+
+
+def test_a_wrong_optimizer_leaves_the_model_untouched(trained):
+    _, _, path = trained
+    model = make_model()
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"holds Adam state, not SGD"):
+        load_checkpoint(path, model, cnnkit.optim.SGD(model.parameters(), lr=0.1))
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])
+
+
+def test_checkpoint_files_get_normal_permissions(trained):
+    _, _, path = trained
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

@@ -77,3 +77,42 @@ def test_weights_only_checkpoint_is_not_a_saved_model(tmp_path):
     path = save_checkpoint(str(tmp_path / "weights.safetensors"), nn.Linear(2, 2))
     with pytest.raises(CheckpointError, match=r"holds weights but no architecture"):
         cnnkit.load_model(path)
+
+
+def test_groups_frozen_layers_and_metric_names_survive(tmp_path):
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    net[0].weight.requires_grad = False
+    opt = cnnkit.optim.SGD([{"params": [net[0].bias], "lr": 0.5}, {"params": [net[2].weight, net[2].bias]}], lr=0.1)
+    model = cnnkit.Model(net)
+
+    def top(y_pred, y_true):
+        return 1.0
+
+    model.compile(opt, "sparse_categorical_crossentropy", ["accuracy", top])
+    with pytest.warns(UserWarning, match=r"1 callable metric\(s\) cannot be saved"):
+        path = model.save(str(tmp_path / "groups.safetensors"))
+    loaded = cnnkit.load_model(path)
+    assert [len(g["params"]) for g in loaded.optimizer.param_groups] == [1, 2]
+    assert [g["lr"] for g in loaded.optimizer.param_groups] == [0.5, 0.1]
+    assert loaded.module[0].weight.requires_grad is False and loaded.module[0].bias.requires_grad is True
+    assert [name for name, _ in loaded.metric_fns] == ["accuracy"]
+
+
+def test_unbuilt_lazy_layers_and_sequential_subclasses_are_refused(tmp_path):
+    with pytest.raises(TypeError, match=r"lazy layer that has not seen data yet"):
+        cnnkit.Model(nn.Sequential(nn.Linear(None, 2))).save(str(tmp_path / "lazy.safetensors"))
+
+    class Stack(nn.Sequential):
+        pass
+
+    with pytest.raises(TypeError, match=r"model is a Stack, a custom Module"):
+        cnnkit.Model(Stack(nn.Linear(2, 2))).save(str(tmp_path / "stack.safetensors"))
+
+
+def test_plain_function_loss_warns_and_keeps_the_optimizer(tmp_path):
+    model = cnnkit.Model(nn.Sequential(nn.Linear(3, 2)))
+    model.compile("adam", lambda y_pred, y_true: (y_pred * 0).sum())
+    with pytest.warns(UserWarning, match=r"loss is a plain function"):
+        path = model.save(str(tmp_path / "fn.safetensors"))
+    loaded = cnnkit.load_model(path)
+    assert type(loaded.optimizer).__name__ == "Adam"

@@ -108,6 +108,9 @@ def save_checkpoint(path: str, model: Any, optimizer: Any = None, **metadata: An
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the permissions a normal file gets
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
@@ -190,6 +193,8 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, restore
             (missing, unexpected and mismatched keys are all listed).
     """
     tensors, document = read_checkpoint(path)
+    if optimizer is not None:
+        _check_optimizer(path, optimizer, document.get("optimizer"))  # before anything is modified
     if model is not None:
         weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
         try:
@@ -203,11 +208,18 @@ def load_checkpoint(path: str, model: Any = None, optimizer: Any = None, restore
     return dict(document.get("metadata", {}))
 
 
-def _restore_optimizer(path: str, optimizer: Any, tensors: dict, saved: Optional[dict]) -> None:
+def _check_optimizer(path: str, optimizer: Any, saved: Optional[dict]) -> None:
     if saved is None:
         raise CheckpointError(f"{path}: the checkpoint holds no optimizer state (it was saved without an optimizer)")
     if saved["type"] != type(optimizer).__name__:
         raise CheckpointError(f"{path}: the checkpoint holds {saved['type']} state, not {type(optimizer).__name__}")
+    sizes = [len(g["params"]) for g in saved["param_groups"]]
+    own = [len(g["params"]) for g in optimizer.param_groups]
+    if sizes != own:
+        raise CheckpointError(f"{path}: the saved optimizer has parameter groups of sizes {sizes}, this one {own}")
+
+
+def _restore_optimizer(path: str, optimizer: Any, tensors: dict, saved: Optional[dict]) -> None:
     state: dict = {int(k): dict(v) for k, v in saved["scalars"].items()}
     for name, array in tensors.items():
         if name.startswith("optimizer/"):

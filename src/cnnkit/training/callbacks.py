@@ -135,7 +135,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
 
     def on_train_begin(self, logs: Optional[dict] = None) -> None:
-        self.wait, self.best_weights, self.best_epoch = 0, None, 0
+        self.wait, self.best_weights, self.best_epoch, self.stopped_epoch = 0, None, 0, 0
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def _improved(self, value: float) -> bool:
@@ -190,7 +190,11 @@ class ModelCheckpoint(Callback):
             if not (value < self.best if self.mode == "min" else value > self.best):
                 return
             self.best = value
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as missing:
+            raise KeyError(f"ModelCheckpoint: the filepath {self.filepath!r} uses {missing}, which is not in the logs "
+                           f"(available: epoch, {', '.join(sorted(logs))})") from None
         save_checkpoint(path, self.model.module, self.model.optimizer, epoch=epoch + 1, logs=logs)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved {path}")
@@ -313,7 +317,9 @@ class BackupAndRestore(Callback):
                         schedulers=schedulers)
 
     def on_train_end(self, logs: Optional[dict] = None) -> None:
-        if self.delete_checkpoint and not self.model.stop_training:
+        # Kept only after a non-finite stop (to inspect or resume from the last good epoch); an early
+        # stop is a normal end, and a later fit in the same directory must not silently resume.
+        if self.delete_checkpoint and not getattr(self.model, "stopped_by_non_finite", False):
             for path in (self.path, self.path + ".prev"):
                 if os.path.exists(path):
                     os.remove(path)

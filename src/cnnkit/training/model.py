@@ -96,6 +96,7 @@ class Model:
         else:
             raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
         self.metric_fns = [M.resolve(m, self.loss_name) for m in (metrics or [])]
+        self.metric_specs = list(metrics or [])  # as given: names can be saved, callables cannot
 
     def _require_compiled(self) -> None:
         if self.optimizer is None:

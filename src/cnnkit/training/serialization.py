@@ -17,6 +17,14 @@ from cnnkit.nn.container import ModuleDict, ModuleList, Sequential
 from cnnkit.nn.module import Module
 
 
+_REGISTRY: dict = {}
+
+
+def _load_registry() -> None:
+    if not _REGISTRY:
+        _REGISTRY.update(registry())
+
+
 def registry() -> dict:
     """Every Module class cnnkit can rebuild by name: ``cnnkit.nn`` and the Keras facade's core."""
     import cnnkit.nn as nn
@@ -56,14 +64,18 @@ def _from_json(value: Any) -> Any:
 
 def module_config(module: Module, path: str = "model") -> dict:
     """The JSON-able description of ``module``; raises TypeError naming what cannot be described."""
+    _load_registry()
     name = type(module).__name__
-    if isinstance(module, (Sequential, ModuleList)):
+    if any(p.size == 0 for p in module.parameters(recurse=False)):
+        raise TypeError(f"{path}: {name} is a lazy layer that has not seen data yet (its sizes are unknown); "
+                        "run the model on one batch before saving it")
+    if type(module) in (Sequential, ModuleList):
         return {"class": name, "children": [module_config(child, f"{path}.{key}")
                                             for key, child in module._modules.items()]}
-    if isinstance(module, ModuleDict):
+    if type(module) is ModuleDict:
         return {"class": name, "children": {key: module_config(child, f"{path}.{key}")
                                             for key, child in module._modules.items()}}
-    if registry().get(name) is not type(module):
+    if _REGISTRY.get(name) is not type(module):
         raise TypeError(f"{path} is a {name}, a custom Module that cannot be rebuilt from a saved config; save its "
                         "weights with cnnkit.io.save_checkpoint and rebuild the model in code, or build it from "
                         "cnnkit.nn layers")
@@ -96,14 +108,29 @@ def save_model(model: Any, path: str, **metadata: Any) -> str:
     """
     from cnnkit.io import save_checkpoint
 
+    import warnings
+
+    architecture = module_config(model.module)
+    names = {id(p): name for name, p in model.module.named_parameters()}
     compiled = None
     if model.optimizer is not None:
         loss = model.loss_name if model.loss_fn is None else (
             {"module": module_config(model.loss_fn, "loss")} if isinstance(model.loss_fn, Module) else None)
-        compiled = {"optimizer": type(model.optimizer).__name__, "loss": loss,
-                    "metrics": [name for name, fn in model.metric_fns if isinstance(name, str)]}
-    return save_checkpoint(path, model.module, model.optimizer, architecture=module_config(model.module),
-                           compile=compiled, input_shape=list(model._input_shape or []) or None, **metadata)
+        if loss is None:
+            warnings.warn("Model.save: the loss is a plain function and cannot be saved; the reloaded model will "
+                          "need compile() again (its optimizer state is still saved)", UserWarning, stacklevel=3)
+        dropped = [m for m in model.metric_specs if not isinstance(m, str)]
+        if dropped:
+            warnings.warn(f"Model.save: {len(dropped)} callable metric(s) cannot be saved and are left out",
+                          UserWarning, stacklevel=3)
+        groups = [[names.get(id(p)) for p in g["params"]] for g in model.optimizer.param_groups]
+        if any(None in g for g in groups):
+            raise TypeError("Model.save: the optimizer holds tensors that are not parameters of the model")
+        compiled = {"optimizer": type(model.optimizer).__name__, "loss": loss, "groups": groups,
+                    "metrics": [m for m in model.metric_specs if isinstance(m, str)]}
+    frozen = [name for name, p in model.module.named_parameters() if not p.requires_grad]
+    return save_checkpoint(path, model.module, model.optimizer, architecture=architecture, compile=compiled,
+                           frozen=frozen, input_shape=list(model._input_shape or []) or None, **metadata)
 
 
 def load_model(path: str) -> Any:
@@ -128,17 +155,23 @@ def load_model(path: str) -> Any:
         raise CheckpointError(f"{path}: this checkpoint holds weights but no architecture (it was written by "
                               "save_checkpoint, not Model.save); build the model in code and use load_checkpoint")
     model = Model(build(meta["architecture"]))
+    by_name = dict(model.module.named_parameters())
+    for name in meta.get("frozen", []):
+        by_name[name].requires_grad = False
     compiled = meta.get("compile")
     optimizer = None
     if compiled:
         optimizer_class = getattr(optim, compiled["optimizer"], None)
         if optimizer_class is None:
             raise CheckpointError(f"{path}: unknown optimizer {compiled['optimizer']!r}")
+        groups = [{"params": [by_name[n] for n in names]} for names in compiled.get("groups", [])] or None
+        optimizer = optimizer_class(groups or list(by_name.values()))
         loss = compiled["loss"]
         loss = build(loss["module"]) if isinstance(loss, dict) else loss
         if loss is not None:
-            model.compile(optimizer=lambda params: optimizer_class(params), loss=loss, metrics=compiled["metrics"])
-            optimizer = model.optimizer
+            model.compile(optimizer=optimizer, loss=loss, metrics=compiled["metrics"])
+        else:
+            model.optimizer = optimizer  # compile(loss=...) again before training
     load_checkpoint(path, model.module, optimizer)
     if meta.get("input_shape"):
         model._input_shape = tuple(meta["input_shape"])

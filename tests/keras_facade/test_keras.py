@@ -132,3 +132,15 @@ def test_progress_bar_on_a_terminal_uses_tqdm():
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[cnnkit.callbacks.ProgressBar(1, stream)])
     text = stream.getvalue()
     assert "Epoch 1/2" in text and "Epoch 2/2" in text and "5/5" in text and "loss" in text and "accuracy" in text
+
+
+def test_image_outputs_dense_on_channels_and_same_pooling_follow_keras():
+    model = keras.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(4, 3, padding="same"), layers.Dense(5)])
+    assert model.predict(np.zeros((3, 6, 6, 2), np.float32)).shape == (3, 6, 6, 5)  # channels-last, Dense on C
+    x = np.arange(49, dtype=np.float32).reshape(1, 7, 7, 1)
+    pooled = keras.Sequential([layers.Input((7, 7, 1)), layers.MaxPooling2D(3, padding="same")]).predict(x)
+    # TensorFlow pads 7 → 9 as one row/column before and one after: windows start at −1.
+    np.testing.assert_array_equal(pooled[0, :, :, 0], [[8, 11, 13], [29, 32, 34], [43, 46, 48]])
+    averaged = keras.Sequential([layers.Input((7, 7, 1)), layers.AveragePooling2D(3, padding="same")]).predict(x)
+    np.testing.assert_allclose(averaged[0, 0, 0, 0], np.mean([0, 1, 7, 8]))  # padding never counted
+    assert layers.Input((2, 3)).input_shape == (2, 3)

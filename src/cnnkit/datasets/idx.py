@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import zlib
 from typing import Optional
@@ -54,10 +55,12 @@ def read_idx(path: str, sha256: Optional[str] = None, max_label: Optional[int] =
                            f"{', '.join(f'0x{k:02x}' for k in _DTYPES)})")
     dtype, ndim = _DTYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
+    if ndim == 0:
+        raise DatasetError(f"{path}: the header declares 0 dimensions; an IDX file has at least one")
+    if len(raw) < header:
         raise DatasetError(f"{path}: the header declares {ndim} dimensions but the file ends after {len(raw)} bytes")
     dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # exact for any size (np.prod would overflow)
     if len(raw) - header != expected:
         raise DatasetError(f"{path}: the payload holds {len(raw) - header} bytes but dimensions {dims} of "
                            f"{dtype.name} need {expected}: the file is truncated or not {name}")
@@ -65,7 +68,8 @@ def read_idx(path: str, sha256: Optional[str] = None, max_label: Optional[int] =
         raise DatasetError(f"{path}: SHA-256 of the uncompressed data does not match the published value "
                            f"({sha256[:16]}...): the file is corrupted or a different version")
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
-    if max_label is not None and data.size and (data.min() < 0 or data.max() > max_label):
-        bad = int(data.max() if data.max() > max_label else data.min())
-        raise DatasetError(f"{path}: label {bad} is outside 0..{max_label}")
+    if max_label is not None and data.size:
+        bad = data[~((data >= 0) & (data <= max_label))]  # NaN fails both comparisons
+        if bad.size:
+            raise DatasetError(f"{path}: label {bad[0]} is outside 0..{max_label}")
     return data

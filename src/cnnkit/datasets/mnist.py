@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import numpy as np
 
 from cnnkit.datasets.idx import DatasetError, read_idx
 
@@ -69,4 +68,4 @@ def load_data(path: Optional[str] = None) -> tuple:
     for images, labels, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DatasetError(f"MNIST {split}: {images.shape} images do not match {labels.shape} labels")
-    return (x_train, y_train.astype(np.uint8)), (x_test, y_test.astype(np.uint8))
+    return (x_train, y_train), (x_test, y_test)

@@ -64,6 +64,7 @@ class Sequential(Model):
         except (ValueError, TypeError):
             pass  # the next layer may still be missing (e.g. Dense before Flatten); fit/summary will say
 
-    def summary(self, input_shape: Optional[Sequence[int]] = None, **kwargs: Any) -> Any:
-        """Print and return the layer table (input shape from ``input_shape=`` / ``keras.Input``)."""
-        return super().summary(input_shape, **kwargs)
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
+        """The outputs for ``x``; image-shaped outputs come back channels-last, as Keras gives them."""
+        out = super().predict(x, batch_size, verbose)
+        return out.transpose(0, 2, 3, 1) if out.ndim == 4 else out

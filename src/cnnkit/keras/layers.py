@@ -16,7 +16,16 @@ from cnnkit.nn import init
 from cnnkit.nn.normalization import _BatchNorm
 from cnnkit.tensor import Tensor
 
-_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softmax": lambda: nn.Softmax(dim=1),
+class ChannelSoftmax(nn.Softmax):
+    """Softmax over Keras's last (channel) axis: dim 1 of the NCHW core for 2-D/4-D data, the last dim otherwise."""
+
+    def _call(self, x: Tensor) -> Tensor:
+        import cnnkit.functional as F
+
+        return F.softmax(x, 1 if x.ndim in (2, 4) else -1)
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softmax": lambda: ChannelSoftmax(dim=1),
                 "elu": nn.ELU, "selu": nn.SELU, "softplus": nn.Softplus, "gelu": nn.GELU, "swish": nn.SiLU,
                 "silu": nn.SiLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "mish": nn.Mish}
 _INITIALIZERS = {"glorot_uniform": init.xavier_uniform_, "glorot_normal": init.xavier_normal_,
@@ -75,7 +84,13 @@ class KerasConv2D(_KerasInit, nn.Conv2d):
 
 
 class KerasDense(_KerasInit, nn.Linear):
-    """The core affine layer behind ``layers.Dense`` (Keras initialisation)."""
+    """The core affine layer behind ``layers.Dense`` (Keras initialisation); on images it acts on the
+    channels (Keras's last axis), which are dim 1 inside."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 4:
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return super().forward(x)
 
 
 class _AnyRankBatchNorm(_BatchNorm):
@@ -124,8 +139,28 @@ class Conv2D(Layer):
         return [conv] + _activation(self.activation)
 
 
+class _SamePool2d(nn.Module):
+    """TensorFlow's 'same' pooling for stride = pool size: ``ceil(n / s)`` windows, the padding split
+    as TF does (extra after); padded cells never win a max nor count in an average."""
+
+    def __init__(self, mode: str, pool_size: tuple) -> None:
+        super().__init__()
+        self.mode, self.pool_size = mode, pool_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        import cnnkit.functional as F
+
+        before = tuple((-(-n // k) * k - n) // 2 for n, k in zip(x.shape[2:], self.pool_size))
+        if self.mode == "max":
+            return F.max_pool2d(x, self.pool_size, self.pool_size, before, ceil_mode=True)
+        return F.avg_pool2d(x, self.pool_size, self.pool_size, before, ceil_mode=True, count_include_pad=False)
+
+    def extra_repr(self) -> str:
+        return f"pool_size={self.pool_size}, padding='same'"
+
+
 class _Pooling2D(Layer):
-    _core: Any = None
+    _mode = "max"
 
     def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
                  name: Optional[str] = None) -> None:
@@ -135,26 +170,28 @@ class _Pooling2D(Layer):
         if padding not in ("valid", "same"):
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
         if padding == "same" and self.strides != self.pool_size:
-            raise ValueError(f"{type(self).__name__}: padding='same' is supported when strides equal pool_size "
-                             "(the partial last window is kept, as ceil_mode=True); pad the input explicitly otherwise")
+            raise ValueError(f"{type(self).__name__}: padding='same' is supported when strides equal pool_size; "
+                             "pad the input explicitly otherwise")
         self.padding = padding
 
     def modules(self) -> list:
-        return [self._core(self.pool_size, self.strides, ceil_mode=self.padding == "same")]
+        if self.padding == "same":
+            return [_SamePool2d(self._mode, self.pool_size)]
+        if self._mode == "max":
+            return [nn.MaxPool2d(self.pool_size, self.strides)]
+        return [nn.AvgPool2d(self.pool_size, self.strides)]
 
 
 class MaxPooling2D(_Pooling2D):
     """``MaxPooling2D(pool_size=(2, 2), strides=None, padding='valid')``."""
 
-    _core = nn.MaxPool2d
+    _mode = "max"
 
 
 class AveragePooling2D(_Pooling2D):
     """``AveragePooling2D(pool_size=(2, 2), strides=None, padding='valid')`` (padding cells never counted)."""
 
-    @staticmethod
-    def _core(kernel: tuple, stride: tuple, ceil_mode: bool) -> nn.Module:
-        return nn.AvgPool2d(kernel, stride, ceil_mode=ceil_mode, count_include_pad=False)
+    _mode = "avg"
 
 
 class GlobalAveragePooling2D(Layer):
@@ -229,3 +266,8 @@ class ReLU(Layer):
 
     def modules(self) -> list:
         return [nn.ReLU()]
+
+
+def Input(shape: tuple) -> InputLayer:  # noqa: N802 - Keras's name
+    """``keras.layers.Input(shape)``: one sample's shape (channels-last, no batch dimension)."""
+    return InputLayer(tuple(shape))

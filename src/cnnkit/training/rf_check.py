@@ -46,7 +46,11 @@ def _positive_copy(module: Module) -> Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, (_WindowPool, _GlobalPool, _AdaptivePool)):
                 setattr(parent, name, _OnesWindow(child))
+    from cnnkit.nn.normalization import _BatchNorm
+
     for m in clone.modules():
+        if isinstance(m, _BatchNorm):  # the identity: a negative scale or shift could zero a ReLU after it
+            m.reset_parameters()
         if isinstance(m, _ConvNd):
             m.weight.data = np.full_like(m.weight.data, 1.0 / max(m.weight[0].size, 1))
             if m.bias is not None:

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from cnnkit import random as _random
 from cnnkit.autograd.grad_mode import no_grad
 from cnnkit.nn.conv import _ConvNd
 from cnnkit.nn.linear import Linear
@@ -91,6 +92,9 @@ def _counts(record: LayerRecord) -> None:
 def trace(module: Module, input_shape: Sequence[int], dtype: Any = np.float32) -> list:
     """Run ``module`` on one zero sample of ``input_shape`` (no batch dim) and record each leaf layer.
 
+    Lazy layers get built (as Keras builds a model on its first call); nothing else changes, the
+    random stream included.
+
     Raises:
         ValueError: when the model cannot run on that shape (the model's own error is chained).
     """
@@ -112,6 +116,7 @@ def trace(module: Module, input_shape: Sequence[int], dtype: Any = np.float32) -
     leaves = [m for m in module.modules() if not any(True for _ in m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
     modes = [(m, m.training) for m in module.modules()]
+    rng_state = _random.get_rng_state()  # lazy layers built here must not shift the user's random stream
     try:
         for m, _ in modes:
             object.__setattr__(m, "training", False)
@@ -122,6 +127,7 @@ def trace(module: Module, input_shape: Sequence[int], dtype: Any = np.float32) -
             h.remove()
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
+        _random.set_rng_state(rng_state)
     return records
 
 

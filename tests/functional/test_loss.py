@@ -9,53 +9,10 @@ import cnnkit
 import cnnkit.functional as F
 
 from . import references as R
+from .helpers import ck, gradcheck, parity
 
 DTYPES = [np.float64, np.float32]
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-@pytest.fixture(scope="module")
-def torch():
-    """PyTorch (skips without it), single-threaded (its intra-op threads crawl on 2 cores)."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
-def ck(a, grad=False, dtype=None):
-    a = np.asarray(a)
-    if dtype is not None:
-        a = a.astype(dtype)
-    return cnnkit.tensor(a, requires_grad=grad)
-
-
-def gradcheck(fn, *inputs):
-    result = cnnkit.gradcheck(fn, list(inputs), eps=1e-6, rtol=1e-5, atol=1e-8)
-    assert result.passed, str(result)
-
-
-def parity(torch, ck_fn, t_fn, arrays, fixed=(), seed=0):
-    """float32 forward (rel ≤ 1e-5) and gradients of every float array in ``arrays`` (rel ≤ 1e-4)
-    with a random upstream gradient; ``fixed`` are extra non-differentiable arrays (labels, weights)."""
-    arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
-    c_in = [cnnkit.tensor(a.copy(), requires_grad=True) for a in arrays]
-    t_in = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-    c_fixed = [None if f is None else cnnkit.tensor(np.asarray(f)) for f in fixed]
-    t_fixed = [None if f is None else torch.tensor(np.asarray(f)) for f in fixed]
-    c_out, t_out = ck_fn(*c_in, *c_fixed), t_fn(*t_in, *t_fixed)
-    t_np = t_out.detach().numpy()
-    assert c_out.shape == tuple(t_np.shape)
-    assert c_out.dtype == np.float32
-    assert R.rel_err(c_out.numpy(), t_np) <= 1e-5
-    g = np.asarray(np.random.default_rng(seed).standard_normal(t_np.shape), dtype=np.float32)
-    c_out.backward(cnnkit.tensor(g))
-    t_out.backward(torch.tensor(g))
-    for i, (c, t) in enumerate(zip(c_in, t_in)):
-        assert c.grad is not None, f"no gradient for input {i}"
-        assert c.grad.dtype == np.float32, f"gradient of input {i} has dtype {c.grad.dtype}"
-        assert R.rel_err(c.grad.numpy(), t.grad.numpy()) <= 1e-4, f"gradient of input {i}"
 
 
 def labelled(label, check):

@@ -12,16 +12,6 @@ import cnnkit.functional as F
 from . import references as R
 
 
-@pytest.fixture(scope="module")
-def torch():
-    """PyTorch (skips without it), single-threaded (its intra-op threads crawl on 2 cores)."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
 def brute_conv_positions(W, K, P=0, S=1, D=1):
     """Slide a dilated K-tap window over the zero-padded input one stride at a time; count the placements
     whose every tap lies inside the padded input."""

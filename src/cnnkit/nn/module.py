@@ -273,13 +273,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear parameter gradients (set to None, or zero them in place)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+        from cnnkit.nn.utils import zero_grads
+
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> "Module":
         """Convert floating-point parameters and buffers to ``dtype`` in place."""

@@ -77,6 +77,25 @@ def clip_grad_value_(parameters: Union[Tensor, Iterable[Tensor]], clip_value: fl
         np.clip(g, -clip_value, clip_value, out=g)
 
 
+def zero_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Clear the ``.grad`` of every tensor: set it to None, or zero it in place (``set_to_none=False``).
+
+    Example:
+        >>> import cnnkit
+        >>> w = cnnkit.tensor([1.0], requires_grad=True)
+        >>> w.grad = cnnkit.tensor([3.0])
+        >>> cnnkit.nn.utils.zero_grads([w], set_to_none=False); w.grad.tolist()
+        [0.0]
+    """
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.data[...] = 0
+
+
 def parameters_to_vector(parameters: Iterable[Any]) -> Tensor:
     """All parameters flattened and joined into one 1-D tensor (a copy)."""
     return Tensor(np.concatenate([p.data.reshape(-1) for p in parameters]))

@@ -1,13 +1,17 @@
-"""Fixtures shared by the optimizer, scheduler and gradient-clipping tests."""
+"""Fixtures shared by the whole suite."""
 
 from __future__ import annotations
 
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def torch():
-    """PyTorch on one thread with float32 as its default dtype (skips cleanly when absent)."""
+    """PyTorch as the parity reference (the test skips cleanly when torch is not installed).
+
+    Single-threaded, because on 2 cores its intra-op threads make tiny ops ~100x slower, and with
+    float32 as its default dtype; both are restored afterwards.
+    """
     torch = pytest.importorskip("torch")
     threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
     torch.set_num_threads(1)

@@ -30,6 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's Keras default)")
+    p.add_argument("--schedule", default="cosine", choices=("none", "cosine", "step"),
+                   help="learning-rate schedule over the epochs: cosine annealing (default), ×0.1 at 2/3, or none")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validation-split", type=float, default=1 / 12, help="held-out share of the training set")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
@@ -49,6 +51,18 @@ def _load(dataset: str, data: Any, limit: Any) -> tuple:
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
     return (prepare(x_train), y_train.astype(np.int64)), (prepare(x_test), y_test.astype(np.int64))
+
+
+def _schedule(args: argparse.Namespace, optimizer: Any) -> list:
+    """The epoch schedule as a callback (saved and restored with the run's backup)."""
+    from cnnkit import callbacks as C
+    from cnnkit.optim import lr_scheduler as S
+
+    if args.schedule == "cosine":
+        return [C.SchedulerCallback(S.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1)))]
+    if args.schedule == "step":
+        return [C.SchedulerCallback(S.StepLR(optimizer, step_size=max(2 * args.epochs // 3, 1), gamma=0.1))]
+    return []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:
         model.summary(shape)
     callbacks = [C.CSVLogger(os.path.join(out, "metrics.csv"), append=args.resume),
+                 *_schedule(args, model.optimizer),
                  C.ModelCheckpoint(os.path.join(out, "best.safetensors"), monitor="val_accuracy", save_best_only=True),
                  C.BackupAndRestore(backup_dir)]
     start = time.perf_counter()
@@ -97,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     trained = sum(len(v) for k, v in history.history.items() if k == "loss") or 1
     images = int(len(x) * (1 - args.validation_split)) * trained
     result = {"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-              "optimizer": args.optimizer, "batch_size": args.batch_size, "test_loss": test_loss,
+              "optimizer": args.optimizer, "schedule": args.schedule, "batch_size": args.batch_size,
+              "test_loss": test_loss,
               "test_accuracy": test_accuracy, "wall_time_s": round(wall, 3), "images_per_s": round(images / wall, 1),
               "cnnkit": cnnkit.__version__}
     model.save(os.path.join(out, "model.safetensors"))

@@ -1,9 +1,8 @@
 """Train a two-layer perceptron on MNIST with nothing but cnnkit's autograd core.
 
 This is the foundation's demo: tensors, matmul, ReLU, a numerically stable softmax
-cross-entropy written from primitives, and plain SGD written out by hand. It reads the
-canonical MNIST IDX files from ``../shared/data/mnist`` (or ``--data DIR``); LeNet-5 and the
-``cnnkit train`` command replace it once the layers and datasets land.
+cross-entropy written from primitives, and plain SGD written out by hand. MNIST comes from the
+copy embedded in the package (or ``--data DIR``); ``cnnkit train`` trains real CNNs.
 
 Run:  python examples/mnist_mlp.py [--epochs 2] [--data DIR]
 """
@@ -11,36 +10,16 @@ Run:  python examples/mnist_mlp.py [--epochs 2] [--data DIR]
 from __future__ import annotations
 
 import argparse
-import gzip
-import os
 import time
 
 import numpy as np
 
 import cnnkit
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
-
-
-def read_idx(path: str) -> np.ndarray:
-    """Read a gzip-compressed IDX file (uint8 payload) into an array."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {raw[:4].hex()})")
-    ndim = raw[3]
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: payload has {data.size} bytes, header promises {dims}")
-    return data.reshape(dims)
-
-
-def load(data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    prefix = "train" if split == "train" else "t10k"
-    images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
+def load(split: str, data: str = None) -> tuple:
+    """MNIST (embedded in the package) as normalised flat float32 rows and int64 labels."""
+    (x_train, y_train), (x_test, y_test) = cnnkit.datasets.mnist.load_data(data)
+    images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
     x = (images.reshape(len(images), -1).astype(np.float32) / 255.0 - 0.1307) / 0.3081
     return x, labels.astype(np.int64)
 
@@ -54,7 +33,7 @@ def cross_entropy(logits: cnnkit.Tensor, labels: np.ndarray) -> cnnkit.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="directory with the MNIST .gz files")
+    parser.add_argument("--data", default=None, help="directory with the MNIST files (default: the embedded copy)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1)
@@ -62,8 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = cnnkit.manual_seed(args.seed)
-    x_train, y_train = load(args.data, "train")
-    x_test, y_test = load(args.data, "test")
+    x_train, y_train = load("train", args.data)
+    x_test, y_test = load("test", args.data)
 
     def init(fan_in: int, fan_out: int) -> cnnkit.Tensor:  # He initialisation for ReLU
         return cnnkit.randn(fan_in, fan_out) * float(np.sqrt(2.0 / fan_in))

@@ -99,3 +99,13 @@ def test_real_mnist_loads_as_keras_gives_it():
     assert x_train.dtype == y_train.dtype == np.uint8
     assert y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert np.bincount(y_train).tolist()[:3] == [5923, 6742, 5958]
+
+
+def test_mnist_is_embedded_in_the_package(monkeypatch):
+    monkeypatch.delenv("CNNKIT_DATA", raising=False)
+    embedded = mnist._candidates(None)[0]
+    assert embedded.endswith(os.path.join("cnnkit", "datasets", "data", "mnist"))
+    assert sorted(f for f in os.listdir(embedded) if f.endswith(".gz")) == sorted(f + ".gz" for f in mnist.FILES)
+    assert "CC BY-SA 3.0" in open(os.path.join(embedded, "README.md")).read()
+    (x_train, _), (x_test, _) = mnist.load_data()
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)

@@ -1,8 +1,9 @@
 """MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0) as Keras gives it: uint8 arrays.
 
-The files are looked for, in order, in: the ``path`` argument, ``$CNNKIT_DATA/mnist``, and the
-``shared/data/mnist`` folder beside a development checkout. (Embedding the files in the
-package, and downloading other datasets, comes with the datasets work.)
+The files are looked for, in order, in: the ``path`` argument, ``$CNNKIT_DATA/mnist``, the copy
+embedded in the package (``cnnkit/datasets/data/mnist``, about 11 MB, with its licence note), and
+the ``shared/data/mnist`` folder beside a development checkout. Every load verifies the SHA-256
+of each file's uncompressed bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def _candidates(path: Optional[str]) -> list:
         places.append(path)
     if os.environ.get("CNNKIT_DATA"):
         places.append(os.path.join(os.environ["CNNKIT_DATA"], "mnist"))
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    places.append(os.path.join(here, "data", "mnist"))  # embedded: works offline right after install
+    package = os.path.dirname(here)
     places.append(os.path.join(package, "..", "..", "..", "shared", "data", "mnist"))
     return [os.path.normpath(p) for p in places]
 

@@ -84,13 +84,9 @@ def resolve_conv_pads(padding, spatial, kernel, stride, dilation) -> tuple:
 # ----------------------------------------------------------------------------- convolution
 
 
-def conv_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros") -> np.ndarray:
-    """N-d cross-correlation, batched ``(N, C, *sp)`` input, weight ``(O, C/groups, *k)``.
-
-    ``out[n, o, i...] = b[o] + Σ_{c, u...} w[o, c, u...] · xpad[n, g·C/G + c, i·s + u·d ...]``.
-    """
+def _conv_geometry(x, w, stride, padding, dilation, groups, padding_mode) -> tuple:
+    """The padded float64 input and the sizes both conv references loop over."""
     x = np.asarray(x, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
     nd = x.ndim - 2
     n_batch, c_in = x.shape[:2]
     c_out = w.shape[0]
@@ -99,7 +95,17 @@ def conv_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mo
     pads = resolve_conv_pads(padding, x.shape[2:], kernel, stride, dilation)
     xp = pad_ref(x, pads, padding_mode)
     out_sizes = tuple((xp.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(nd))
-    cg, og = c_in // groups, c_out // groups
+    return xp, nd, n_batch, c_out, kernel, stride, dilation, out_sizes, c_in // groups, c_out // groups
+
+
+def conv_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros") -> np.ndarray:
+    """N-d cross-correlation, batched ``(N, C, *sp)`` input, weight ``(O, C/groups, *k)``.
+
+    ``out[n, o, i...] = b[o] + Σ_{c, u...} w[o, c, u...] · xpad[n, g·C/G + c, i·s + u·d ...]``.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    xp, nd, n_batch, c_out, kernel, stride, dilation, out_sizes, cg, og = _conv_geometry(
+        x, w, stride, padding, dilation, groups, padding_mode)
     out = np.zeros((n_batch, c_out) + out_sizes)
     for n in range(n_batch):
         for o in range(c_out):
@@ -117,17 +123,9 @@ def conv_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mo
 def conv_ref_fast(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros") -> np.ndarray:
     """Same definition as :func:`conv_ref`, looping over output positions and groups but letting
     NumPy do each window's (channel × kernel) dot product: for the larger forward cases."""
-    x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    nd = x.ndim - 2
-    n_batch, c_in = x.shape[:2]
-    c_out = w.shape[0]
-    kernel = w.shape[2:]
-    stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
-    pads = resolve_conv_pads(padding, x.shape[2:], kernel, stride, dilation)
-    xp = pad_ref(x, pads, padding_mode)
-    out_sizes = tuple((xp.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(nd))
-    cg, og = c_in // groups, c_out // groups
+    xp, nd, n_batch, c_out, kernel, stride, dilation, out_sizes, cg, og = _conv_geometry(
+        x, w, stride, padding, dilation, groups, padding_mode)
     out = np.zeros((n_batch, c_out) + out_sizes)
     axes = list(range(1, nd + 2))
     for pos in itertools.product(*(range(m) for m in out_sizes)):

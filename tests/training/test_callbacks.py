@@ -17,6 +17,8 @@ from cnnkit.training.callbacks import (CSVLogger, Callback, EarlyStopping, Histo
 from cnnkit.optim import SGD, Adam
 from cnnkit.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau, StepLR
 
+from .helpers import assert_same_weights, weights
+
 
 # ----------------------------------------------------------------------------------- helpers
 def blobs(n: int = 64, k: int = 4, seed: int = 0) -> tuple:
@@ -35,16 +37,6 @@ def make_model(lr: float = 0.05, metrics=("accuracy",), optimizer: str = "adam",
     opt = Adam(net.parameters(), lr=lr) if optimizer == "adam" else SGD(net.parameters(), lr=lr, momentum=0.9)
     model.compile(opt, "sparse_categorical_crossentropy", list(metrics))
     return model
-
-
-def weights(model: cnnkit.Model) -> dict:
-    return {k: v.numpy().copy() for k, v in model.module.state_dict().items()}
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 class Scripted(Callback):

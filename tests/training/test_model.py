@@ -10,6 +10,8 @@ import cnnkit
 from cnnkit import nn
 from cnnkit.optim import SGD, Adam
 
+from .helpers import assert_same_weights, weights
+
 
 # ----------------------------------------------------------------------------------- helpers
 def blobs(n: int = 128, k: int = 4, seed: int = 0, spread: float = 0.6) -> tuple:
@@ -46,16 +48,6 @@ def mlp(out: int = 4, softmax: bool = False, dropout: float = 0.0) -> nn.Sequent
     if softmax:
         layers.append(nn.Softmax(dim=1))
     return nn.Sequential(*layers)
-
-
-def weights(model: cnnkit.Model) -> dict:
-    return {k: v.numpy().copy() for k, v in model.module.state_dict().items()}
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

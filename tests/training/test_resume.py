@@ -16,6 +16,8 @@ import cnnkit
 from cnnkit import nn
 from cnnkit.training.callbacks import BackupAndRestore, Callback, LearningRateScheduler, SchedulerCallback
 
+from .helpers import assert_same_weights, weights
+
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume_worker.py")
 
 
@@ -32,16 +34,6 @@ def build(seed: int) -> cnnkit.Model:
     model = cnnkit.Model(net)
     model.compile(cnnkit.optim.Adam(net.parameters(), lr=0.02), "sparse_categorical_crossentropy", ["accuracy"])
     return model
-
-
-def weights(model: cnnkit.Model) -> dict:
-    return {k: v.numpy().copy() for k, v in model.module.state_dict().items()}
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 class InterruptAt(Callback):

@@ -190,6 +190,10 @@ class Model:
         return logs
 
     # ------------------------------------------------------------------------------ the loop
+    def _keras_result(self, logs: dict) -> Any:
+        """What Keras returns: the loss alone without metrics, else ``[loss, *metrics]``."""
+        return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
+
     @staticmethod
     def _mean_logs(totals: dict, count: int) -> dict:
         return {k: v / count for k, v in totals.items()} if count else {}
@@ -318,7 +322,7 @@ class Model:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         if return_dict:
             return result
-        return result["loss"] if not self.metric_fns else [result["loss"]] + [result[n] for n, _ in self.metric_fns]
+        return self._keras_result(result)
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for ``x`` (eval mode, no graph), as one NumPy array."""
@@ -338,14 +342,14 @@ class Model:
         self._require_compiled()
         self.module.train()
         logs = self.train_step((D.as_array(x, "x"), D.as_array(y, "y")))
-        return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
+        return self._keras_result(logs)
 
     def test_on_batch(self, x: Any, y: Any) -> Any:
         """Loss and metrics of one batch, without updating."""
         self._require_compiled()
         self.module.eval()
         logs = self.test_step((D.as_array(x, "x"), D.as_array(y, "y")))
-        return logs["loss"] if not self.metric_fns else [logs["loss"]] + [logs[n] for n, _ in self.metric_fns]
+        return self._keras_result(logs)
 
     def save(self, path: str, **metadata: Any) -> str:
         """Save architecture, weights, optimizer state and compile settings to one verified file

@@ -206,11 +206,12 @@ def receptive_field(module: Module, input_shape: Sequence[int], verify: bool = T
     """
     records = trace(module, input_shape)
     fields = receptive_fields(records)
-    entries = [ReceptiveField(r.name, flat(f[0]), flat(f[1])) for r, f in zip(records, fields) if f is not None]
+    spatial = [(r, f) for r, f in zip(records, fields) if f is not None]
+    entries = [ReceptiveField(r.name, flat(f[0]), flat(f[1])) for r, f in spatial]
     if verify and entries:
         from cnnkit.training.rf_check import empirical_extents
 
-        measured = empirical_extents(module, input_shape, [(r, f) for r, f in zip(records, fields) if f is not None])
-        for entry, extent, (_, f) in zip(entries, measured, [(r, f) for r, f in zip(records, fields) if f is not None]):
+        measured = empirical_extents(module, input_shape, spatial)
+        for entry, extent, (_, f) in zip(entries, measured, spatial):
             entry.verified = None if extent is None else tuple(extent) == tuple(f[0])
     return entries

@@ -39,6 +39,36 @@ def mean_squared_error(y_pred: np.ndarray, y_true: np.ndarray) -> float:
     return float(np.mean((y_pred - _aligned(y_pred, y_true)) ** 2))
 
 
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> np.ndarray:
+    """Counts ``C[i, j]`` of samples of true class ``i`` predicted as class ``j`` (int64).
+
+    Args:
+        y_true: integer labels, shape ``(N,)``.
+        y_pred: integer predictions ``(N,)``, or scores/probabilities ``(N, K)`` (arg-max is taken).
+        num_classes: the matrix size (default: one more than the largest label or prediction).
+
+    Example:
+        >>> confusion_matrix([0, 1, 1], [0, 1, 0]).tolist()
+        [[1, 0], [1, 1]]
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = np.argmax(y_pred, axis=1)
+    y_pred = y_pred.reshape(-1)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: {y_true.size} labels but {y_pred.size} predictions; pass one per sample")
+    for name, v in (("y_true", y_true), ("y_pred", y_pred)):
+        if v.size and (not np.all(np.isfinite(v)) or np.any(v < 0) or np.any(v != np.round(v))):
+            raise ValueError(f"confusion_matrix: {name} must hold non-negative integer classes")
+    y_true, y_pred = y_true.astype(np.int64), y_pred.astype(np.int64)
+    largest = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    k = largest if num_classes is None else int(num_classes)
+    if largest > k:
+        raise ValueError(f"confusion_matrix: class {largest - 1} does not fit num_classes={k}")
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
 _ACCURACY = {"sparse_categorical_crossentropy": sparse_categorical_accuracy,
              "categorical_crossentropy": categorical_accuracy,
              "binary_crossentropy": binary_accuracy}

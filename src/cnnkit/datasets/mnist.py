@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-
 from cnnkit.datasets.idx import DatasetError, read_idx
+
+title = "MNIST"
+
+class_names = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 # SHA-256 of the uncompressed canonical files (they match the published originals).
 FILES = {

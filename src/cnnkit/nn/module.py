@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
-from cnnkit.nn.hooks import RemovableHandle
+from cnnkit.nn.hooks import HookMixin
 from cnnkit.tensor import Tensor, to_array
 
 
@@ -47,7 +47,7 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list
 
 
-class Module:
+class Module(HookMixin):
     """Base class of every layer and model.
 
     Subclasses create parameters and sub-modules in ``__init__`` (after calling
@@ -96,6 +96,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------ registration
@@ -360,50 +362,9 @@ class Module:
         """Lazy layers override this to take their sizes from a checkpoint before loading it."""
 
     # ------------------------------------------------------------------------------- calling
+    # ``__call__`` and the ``register_*_hook`` methods come from HookMixin (cnnkit/nn/hooks.py).
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        hooks = self.__dict__.get("_forward_pre_hooks")
-        if hooks:
-            for hook in list(hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        hooks = self.__dict__.get("_forward_hooks")
-        if hooks:
-            for hook in list(hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
-        return out
-
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """Call ``hook(module, args)`` before every forward; a non-None result replaces the args.
-
-        Returns:
-            A handle whose ``remove()`` unregisters the hook.
-        """
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
-
-    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after every forward; a non-None result replaces the output.
-
-        Example:
-            >>> import cnnkit
-            >>> layer = cnnkit.nn.ReLU()
-            >>> seen = []
-            >>> handle = layer.register_forward_hook(lambda m, args, out: seen.append(out.shape))
-            >>> _ = layer(cnnkit.zeros(2, 3)); handle.remove(); _ = layer(cnnkit.zeros(1))
-            >>> seen
-            [(2, 3)]
-        """
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
 
     # ---------------------------------------------------------------------------------- repr
     def extra_repr(self) -> str:

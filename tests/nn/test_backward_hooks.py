@@ -44,12 +44,11 @@ def _same_log(ck_log, th_log):
 def _run_both(build_ck, build_th, x, torch, x_requires_grad=True, hooked=None):
     """Run the same model in both libraries with hooks on the named modules; return both logs."""
     logs = []
+    ck_model = build_ck()
     for lib in ("cnnkit", "torch"):
-        model = build_ck() if lib == "cnnkit" else build_th()
+        model = ck_model if lib == "cnnkit" else build_th()
         if lib == "torch":
             _copy_params(ck_model, model, torch)
-        else:
-            ck_model = model
         log: list = []
         for name, module in model.named_modules():
             if hooked is None or name in hooked:

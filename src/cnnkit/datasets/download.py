@@ -166,7 +166,7 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
             try:
                 reason = _stream(url, tmp, sha256, timeout, progress, name)
             except (OSError, http.client.HTTPException, ValueError) as error:  # URLError and timeouts are OSErrors
-                reason = _describe(error)
+                reason = _describe(error, timeout)
             if reason is None:
                 os.replace(tmp, dest)
                 _fsync_dir(os.path.dirname(os.path.abspath(dest)))
@@ -178,13 +178,13 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
         raise DownloadError(f"{name}: could not download it from any location:\n{lines}", attempts)
 
 
-def _describe(error: BaseException) -> str:
+def _describe(error: BaseException, timeout: float) -> str:
     if isinstance(error, urllib.error.HTTPError):
         return f"HTTP {error.code} {error.reason}"
     if isinstance(error, urllib.error.URLError):
         return f"unreachable ({error.reason})"
     if isinstance(error, TimeoutError):
-        return "timed out"
+        return f"timed out (no data for {timeout:g} s)"
     return f"{type(error).__name__}: {error}"
 
 

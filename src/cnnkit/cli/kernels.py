@@ -1,0 +1,57 @@
+"""``cnnkit kernels [IMAGE] [--out PATH]``: the slides' classic kernels applied to an image.
+
+Writes one PNG with every kernel, its cross-correlation result (what ``conv2d`` computes), its
+true-convolution result and their difference. IMAGE is any file Pillow reads (converted to
+grayscale, the longer side shrunk to ``--max-size``); without it, the first MNIST test digit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``kernels`` subcommand on an argparse subparsers object."""
+    p = sub.add_parser("kernels", help="apply the slides' classic kernels to an image (PNG figure)",
+                       description="Show identity, edge, sharpen and blur kernels applied to an image by "
+                                   "cross-correlation and by true convolution, side by side.")
+    p.add_argument("image", nargs="?", default=None,
+                   help="an image file (any format Pillow reads; default: the first MNIST test digit)")
+    p.add_argument("--out", default="kernels.png", help="the PNG to write (default kernels.png)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--max-size", type=int, default=512,
+                   help="shrink the image so its longer side is at most this many pixels (default 512)")
+    p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG (default 100)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the figure; on a bad input print one error line to stderr and return 1."""
+    from cnnkit.viz._deps import save_figure
+    from cnnkit.viz.kernels import load_image, plot_kernels
+
+    out = args.out
+    if os.path.exists(out) and not args.force:
+        print(f"cnnkit kernels: error: {out} exists; pass --force to overwrite it or choose another --out",
+              file=sys.stderr)
+        return 1
+    if args.max_size is not None and args.max_size < 3:
+        print(f"cnnkit kernels: error: --max-size must be at least 3, got {args.max_size}", file=sys.stderr)
+        return 1
+    if args.dpi < 1:
+        print(f"cnnkit kernels: error: --dpi must be positive, got {args.dpi}", file=sys.stderr)
+        return 1
+    try:
+        image = None if args.image is None else load_image(args.image, max_size=args.max_size)
+        fig = plot_kernels(image, dpi=args.dpi)
+        save_figure(fig, out)
+    except (OSError, ValueError, ImportError) as error:
+        print(f"cnnkit kernels: error: {error}", file=sys.stderr)
+        return 1
+    source = args.image or "the first MNIST test digit"
+    print(f"wrote {out} ({fig.get_size_inches()[0] * fig.dpi:.0f}×{fig.get_size_inches()[1] * fig.dpi:.0f} px): "
+          f"{source} filtered by {len(fig.axes) // 4 - 1} kernels")
+    return 0

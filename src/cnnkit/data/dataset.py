@@ -43,7 +43,10 @@ class Dataset:
 
 
 def _as_array(value: Any, where: str) -> np.ndarray:
-    array = np.asarray(value.data if hasattr(value, "creator") else value)  # a cnnkit Tensor holds .data
+    try:
+        array = np.asarray(value.data if hasattr(value, "creator") else value)  # a cnnkit Tensor holds .data
+    except ValueError:  # NumPy refuses ragged nested lists
+        array = np.empty(0, dtype=object)
     if array.dtype == object:
         raise TypeError(f"{where}: expected a numeric array or Tensor, got an object array "
                         f"(ragged or mixed-type input?)")

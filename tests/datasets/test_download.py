@@ -191,3 +191,25 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert cache_dir() == str(tmp_path)
     monkeypatch.delenv("CNNKIT_DATA")
     assert cache_dir() == os.path.join(os.path.expanduser("~"), ".cache", "cnnkit")
+
+
+def test_unwritable_cache_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"file/sub: cannot write the download cache here.*set CNNKIT_DATA"):
+        fetch(["file:///x"], str(blocker / "sub" / "data.bin"), DIGEST, progress=False)
+
+
+def test_interrupted_download_leaves_no_partial_file(tmp_path, monkeypatch):
+    from cnnkit.datasets import download
+
+    def interrupted(url, tmp, *args):
+        Path(tmp).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "_stream", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fetch(["file:///x"], str(tmp_path / "data.bin"), DIGEST, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin.lock"]
+    with file_lock(str(tmp_path / "data.bin.lock"), timeout=0.1):
+        pass  # and the lock was released

@@ -155,8 +155,14 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
     name = os.path.basename(dest)
     if offline():
         raise DownloadError(f"{name}: not downloaded because CNNKIT_OFFLINE is set")
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    with file_lock(dest + ".lock", lock_timeout):
+    folder = os.path.dirname(os.path.abspath(dest))
+    with contextlib.ExitStack() as stack:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            stack.enter_context(file_lock(dest + ".lock", lock_timeout))
+        except OSError as error:
+            raise DatasetError(f"{folder}: cannot write the download cache here ({error.strerror or error}); "
+                               "set CNNKIT_DATA to a writable directory") from None
         # Whoever held the lock before us may have just finished this very file.
         if os.path.isfile(dest) and file_sha256(dest) == sha256:
             return dest
@@ -167,9 +173,13 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
                 reason = _stream(url, tmp, sha256, timeout, progress, name)
             except (OSError, http.client.HTTPException, ValueError) as error:  # URLError and timeouts are OSErrors
                 reason = _describe(error, timeout)
+            except BaseException:  # Ctrl-C mid-transfer: leave no partial file behind
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                raise
             if reason is None:
                 os.replace(tmp, dest)
-                _fsync_dir(os.path.dirname(os.path.abspath(dest)))
+                _fsync_dir(folder)
                 return dest
             attempts.append((url, reason))
             with contextlib.suppress(FileNotFoundError):

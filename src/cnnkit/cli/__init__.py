@@ -1,13 +1,38 @@
 """The ``cnnkit`` command line (``cnnkit``, or ``python -m cnnkit``).
 
-Subcommands: ``train`` (a zoo model on a dataset, writing a run directory), ``models`` (the zoo),
-``summary`` (a zoo model's layer table) and ``version``.
+Subcommands: ``train`` (a zoo model on a dataset, writing a run directory), ``evaluate`` (accuracy,
+per-class accuracy and confusion matrix of a run or checkpoint), ``predict`` (classify image
+files), ``summary`` (a zoo model's layer table), ``gradcheck`` (a zoo model's gradients against
+finite differences), ``models`` (the zoo), ``datasets`` (what is available and where) and
+``version``; ``kernels``, ``report`` and ``bench`` when those modules are installed.
+
+A user's mistake (unknown model, wrong path, corrupted checkpoint, a file that is not an image, a
+dataset that cannot be loaded offline, ``--epochs 0``) prints one line ``cnnkit <command>:
+<message>`` on stderr and exits with code 2, as argparse does for a malformed command line; Ctrl-C
+exits with 130. ``--debug`` (before or after the subcommand) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+import importlib
+import os
+import sys
+from typing import Any, NoReturn, Optional, Sequence
+
+from cnnkit.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, known_errors, report
+
+# Subcommands written as separate modules, each exposing add_parser(sub); optional ones are
+# registered only when present.
+_COMMANDS = ("train", "evaluate", "predict", "gradcheck", "datasets")
+_OPTIONAL = ("kernels", "report", "bench")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``cnnkit train: argument --epochs: must be at least 1, got 0``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -18,30 +43,93 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(v) for v in text.replace("×", ",").replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected C,H,W (three positive whole numbers, e.g. 1,28,28), got {text!r}")
+    return shape
+
+
 def _summary(args: argparse.Namespace) -> int:
     import cnnkit
+    from cnnkit.cli.common import resolve_model
 
-    cnnkit.summary(cnnkit.models.get(args.model), cnnkit.models.input_shape(args.model), macs=args.macs)
+    name = resolve_model(args.model)
+    shape = args.input_shape or cnnkit.models.input_shape(name)
+    cnnkit.summary(cnnkit.models.get(name), shape, macs=args.macs)
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every subcommand registered."""
     import cnnkit
-    from cnnkit.cli import train
 
-    parser = argparse.ArgumentParser(prog="cnnkit", description="cnnkit: CNNs from first principles on NumPy")
+    parser = _Parser(prog="cnnkit", description="cnnkit: CNNs from first principles on NumPy",
+                     epilog="Mistakes exit with code 2 and one line on stderr; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"cnnkit {cnnkit.__version__}")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("version", help="print the version").set_defaults(run=lambda a: print(f"cnnkit {cnnkit.__version__}") or 0)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("version", help="print the version").set_defaults(
+        run=lambda a: print(f"cnnkit {cnnkit.__version__}") or 0)
     sub.add_parser("models", help="list the model zoo").set_defaults(run=_models)
-    p = sub.add_parser("summary", help="print a zoo model's layer table")
-    p.add_argument("model")
+    p = sub.add_parser("summary", help="print a zoo model's layer table",
+                       description="Print a zoo model's layer table: output shapes, parameters, MACs and "
+                                   "receptive fields.")
+    p.add_argument("model", help="a name from `cnnkit models`")
+    p.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
+                   help="one sample's shape (default: the shape the model is built for)")
     p.add_argument("--macs", default="weights", choices=("weights", "with_bias"))
     p.set_defaults(run=_summary)
-    train.add_parser(sub)
-    args = parser.parse_args(argv)
+    for name in _COMMANDS:
+        importlib.import_module(f"cnnkit.cli.{name}").add_parser(sub)
+    for name in _OPTIONAL:
+        module = _optional_module(f"cnnkit.cli.{name}")
+        if module is not None:
+            module.add_parser(sub)
+    for subparser in sub.choices.values():
+        if "--debug" in subparser._option_string_actions:
+            continue
+        # SUPPRESS: `cnnkit --debug train` keeps the global value instead of this default.
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="show the full traceback of any error")
+    return parser
+
+
+def _optional_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:  # the module exists but one of its imports is missing: a real error
+            raise
+        return None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Exit codes: 0 success, 2 a user's mistake (one line on stderr), 130 interrupted.
+    """
+    import cnnkit
+
+    args = build_parser().parse_args(argv)
     if args.command is None:
         print(f"cnnkit {cnnkit.__version__}")
         return 0
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except BrokenPipeError:  # `cnnkit evaluate run | head`: the reader left; stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"\ncnnkit {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except known_errors() as error:
+        if args.debug:
+            raise
+        report(args.command, error)
+        return EXIT_USER_ERROR

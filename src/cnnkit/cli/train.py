@@ -2,7 +2,9 @@
 
 The run directory holds ``model.safetensors`` (architecture, weights, optimizer; reload with
 ``cnnkit.load_model``), ``best.safetensors`` (best validation accuracy), ``metrics.csv``,
-``history.json`` and ``result.json``. A backup is written after every epoch; after Ctrl-C (or a
+``history.json``, ``result.json`` (the dataset, its normalisation, accuracies, wall time and
+images/s), and, with matplotlib, ``history.png`` (loss/accuracy curves), ``filters.png`` (the
+first convolution's filters) and ``report.html`` when ``cnnkit.viz.inspector`` is present. A backup is written after every epoch; after Ctrl-C (or a
 crash), ``--resume`` continues from the last completed epoch with the same result as an
 uninterrupted run.
 """
@@ -17,40 +19,36 @@ from typing import Any
 
 import numpy as np
 
-DATASETS = ("mnist",)
-NORMALISATION = {"mnist": (0.1307, 0.3081)}
+from cnnkit.cli.common import DATASETS, NORMALISATION, load_dataset, positive_int, resolve_dataset, resolve_model
+from cnnkit.cli.errors import CLIError
+
+__all__ = ["DATASETS", "NORMALISATION", "add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a model from the zoo on a dataset",
-                       description="Train a zoo model and write checkpoints, metrics and results to a run directory.")
+                       description="Train a zoo model and write checkpoints, metrics, results and plots to a run "
+                                   "directory.")
     p.add_argument("--model", default="lenet5", help="a name from `cnnkit models` (default lenet5)")
-    p.add_argument("--dataset", default="mnist", choices=DATASETS)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(DATASETS)} (default mnist; see "
+                                                      "`cnnkit datasets`)")
+    p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's Keras default)")
     p.add_argument("--schedule", default="cosine", choices=("none", "cosine", "step"),
                    help="learning-rate schedule over the epochs: cosine annealing (default), ×0.1 at 2/3, or none")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validation-split", type=float, default=1 / 12, help="held-out share of the training set")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="use only the first N training and N test images (quick runs)")
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    p.add_argument("--data", default=None, help="directory with the dataset files")
+    p.add_argument("--data", default=None, help="directory with the dataset files (nothing is downloaded then)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never touch the network (as CNNKIT_OFFLINE=1): fail if the dataset is not cached")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     p.set_defaults(run=run)
-
-
-def _load(dataset: str, data: Any, limit: Any) -> tuple:
-    from cnnkit.datasets import mnist
-
-    (x_train, y_train), (x_test, y_test) = mnist.load_data(data)
-    mean, std = NORMALISATION[dataset]
-    prepare = lambda x: ((x.astype(np.float32) / 255.0 - mean) / std)[:, None]  # noqa: E731
-    if limit:
-        x_train, y_train = x_train[:limit], y_train[:limit]
-    return (prepare(x_train), y_train.astype(np.int64)), (prepare(x_test), y_test.astype(np.int64))
 
 
 def _schedule(args: argparse.Namespace, optimizer: Any) -> list:
@@ -70,24 +68,28 @@ def run(args: argparse.Namespace) -> int:
     from cnnkit import callbacks as C
     from cnnkit import models
 
+    name, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
+    if not 0.0 <= args.validation_split < 1.0:
+        raise CLIError(f"--validation-split must be in [0, 1), got {args.validation_split}")
     if args.resume and not args.out:
-        raise SystemExit("cnnkit train: --resume needs --out, the run directory to continue")
-    out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        raise CLIError("--resume needs --out, the run directory to continue")
+    out = args.out or os.path.join("runs", f"{name}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
     backup_dir = os.path.join(out, "backup")
     if args.resume and not os.path.exists(os.path.join(backup_dir, "backup.safetensors")):
-        raise SystemExit(f"cnnkit train: nothing to resume in {out} (no backup/backup.safetensors)")
+        raise CLIError(f"nothing to resume in {out} (no backup/backup.safetensors)")
     if not args.resume and os.path.exists(os.path.join(out, "result.json")):
-        raise SystemExit(f"cnnkit train: {out} already holds a finished run; choose another --out")
-    os.makedirs(out, exist_ok=True)
+        raise CLIError(f"{out} already holds a finished run; choose another --out")
 
+    shape = models.input_shape(name)
+    download = not args.no_download
+    (x, y), (x_test, y_test) = load_dataset(dataset, shape, args.data, download, args.limit)
+    n_val = int(len(x) * args.validation_split)
+    if len(x) - n_val < 1 or (args.validation_split and n_val < 1):
+        raise CLIError(f"{len(x)} training image(s) cannot be split with --validation-split "
+                       f"{args.validation_split:g}; raise --limit")
+    os.makedirs(out, exist_ok=True)
     cnnkit.manual_seed(args.seed)
-    (x, y), (x_test, y_test) = _load(args.dataset, args.data, args.limit)
-    net = models.get(args.model)
-    shape = models.input_shape(args.model)
-    if tuple(x.shape[1:]) != tuple(shape):
-        raise SystemExit(f"cnnkit train: {args.model} expects inputs of shape {shape}, {args.dataset} gives "
-                         f"{tuple(x.shape[1:])}")
-    model = cnnkit.Model(net)
+    model = cnnkit.Model(models.get(name))
     optimizer = args.optimizer if args.lr is None else (
         lambda params: getattr(cnnkit.optim, {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                                               "adagrad": "Adagrad"}[args.optimizer])(params, lr=args.lr))
@@ -104,23 +106,64 @@ def run(args: argparse.Namespace) -> int:
                             validation_split=args.validation_split, callbacks=callbacks)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last completed epoch is saved; continue with\n"
-              f"  cnnkit train --model {args.model} --dataset {args.dataset} --epochs {args.epochs} "
+              f"  cnnkit train --model {name} --dataset {dataset} --epochs {args.epochs} "
               f"--out {out} --resume")
         return 130
     wall = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     trained = sum(len(v) for k, v in history.history.items() if k == "loss") or 1
-    images = int(len(x) * (1 - args.validation_split)) * trained
-    result = {"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-              "optimizer": args.optimizer, "schedule": args.schedule, "batch_size": args.batch_size,
-              "test_loss": test_loss,
+    images = (len(x) - n_val) * trained
+    normalisation = [list(v) for v in NORMALISATION[dataset]]
+    val = history.history.get("val_accuracy") or [None]
+    result = {"model": name, "dataset": dataset, "epochs": args.epochs, "seed": args.seed,
+              "optimizer": args.optimizer, "lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
+              "limit": args.limit, "train_images": len(x) - n_val, "validation_images": n_val,
+              "test_images": len(x_test), "val_accuracy": val[-1], "test_loss": test_loss,
               "test_accuracy": test_accuracy, "wall_time_s": round(wall, 3), "images_per_s": round(images / wall, 1),
-              "cnnkit": cnnkit.__version__}
-    model.save(os.path.join(out, "model.safetensors"))
+              "normalisation": normalisation, "cnnkit": cnnkit.__version__}
+    model.save(os.path.join(out, "model.safetensors"), zoo_model=name, dataset=dataset, normalisation=normalisation)
     with open(os.path.join(out, "history.json"), "w") as f:
         json.dump(history.history, f, indent=2)
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
-    print(f"test accuracy {test_accuracy:.2%} (loss {test_loss:.4f}); {wall:.1f} s, {result['images_per_s']:.0f} images/s; "
-          f"run directory {out}")
+    if val[-1] is not None:
+        print(f"validation accuracy {val[-1]:.2%} ({n_val} images)")
+    print(f"test accuracy {test_accuracy:.2%} (loss {test_loss:.4f}, {len(x_test)} images); {wall:.1f} s, "
+          f"{result['images_per_s']:.0f} images/s")
+    written = _figures(model, history.history, x_test[:64], y_test[:64], out)
+    print(f"run directory {out}: model.safetensors, best.safetensors, metrics.csv, history.json, result.json"
+          + "".join(", " + w for w in written))
     return 0
+
+
+def _figures(model: Any, history: dict, x: np.ndarray, y: np.ndarray, out: str) -> list:
+    """Write the curves, first-layer filters and (when available) the HTML report; best effort
+    without matplotlib: one line says what is missing and the run still succeeds."""
+    try:
+        from cnnkit import nn, viz
+
+        first_conv = next((m for m in model.module.modules() if isinstance(m, nn.Conv2d)), None)
+        viz.plot_history(history, path=os.path.join(out, "history.png"))
+        written = ["history.png"]
+        if first_conv is not None:
+            viz.plot_filters(first_conv, path=os.path.join(out, "filters.png"))
+            written.append("filters.png")
+        inspector = _optional("cnnkit.viz.inspector")
+        if inspector is not None and hasattr(inspector, "write_report"):
+            inspector.write_report(model, x, y, os.path.join(out, "report.html"))
+            written.append("report.html")
+    except ImportError as error:  # matplotlib or Pillow missing: the viz extra
+        print(f"plots skipped: {error}")
+        return []
+    return written
+
+
+def _optional(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != module:
+            raise
+        return None

@@ -1,0 +1,184 @@
+"""What the subcommands share: zoo names, dataset loading and normalisation, finding a trained model.
+
+A dataset is loaded as uint8 by ``cnnkit.datasets.load`` and prepared here into float32 NCHW
+arrays normalised per channel with the constants in :data:`NORMALISATION`. ``train`` records the
+dataset and those constants in the checkpoint's metadata and in ``result.json``, so ``evaluate``
+and ``predict`` prepare their inputs exactly as training did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from cnnkit.cli.errors import CLIError, suggest
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+# Per-channel mean and standard deviation of each training set's pixels scaled to [0, 1]: the
+# usual published values (MNIST's 0.1307/0.3081 as in PyTorch's example; CIFAR-10's std is the
+# whole-set pixel std, not the per-image average some code uses).
+NORMALISATION = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def resolve_model(name: str) -> str:
+    """The zoo key for ``name`` (``-``/``_`` and case ignored); an unknown one suggests close matches."""
+    from cnnkit import models
+
+    key = name.strip().lower().replace("-", "_")
+    if key not in models.MODELS:
+        raise suggest(name, models.MODELS, "model")
+    return key
+
+
+def resolve_dataset(name: str) -> str:
+    """The dataset key for ``name`` (``fashion-mnist``, ``CIFAR-10`` ... accepted)."""
+    key = name.strip().lower().replace("-", "_")
+    key = {"fashion": "fashion_mnist", "fmnist": "fashion_mnist", "cifar_10": "cifar10"}.get(key, key)
+    if key not in DATASETS:
+        raise suggest(name, DATASETS, "dataset")
+    return key
+
+
+def class_names(dataset: str, k: int = 10) -> list:
+    """The dataset's class names (``"0"`` .. ``"9"`` for MNIST)."""
+    from cnnkit import datasets
+
+    module = getattr(datasets, dataset, None)
+    names = getattr(module, "class_names", None)
+    return [str(c) for c in names] if names and len(names) == k else [str(i) for i in range(k)]
+
+
+def load_raw(dataset: str, path: Optional[str] = None, download: bool = True) -> tuple:
+    """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays from ``cnnkit.datasets``."""
+    from cnnkit import datasets
+
+    load = getattr(datasets, "load", None)
+    if load is not None:
+        return load(dataset, path=path, download=download)
+    if dataset != "mnist":  # a cnnkit without the dataset registry knows MNIST only
+        raise CLIError(f"dataset {dataset!r} is not available in this cnnkit; use mnist")
+    return datasets.mnist.load_data(path)
+
+
+def prepare(images: np.ndarray, normalisation: Sequence, shape: Sequence[int], what: str) -> np.ndarray:
+    """uint8 images ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` → normalised float32 NCHW.
+
+    Images smaller than ``shape`` by an even margin are padded with black (MNIST's 28×28 digits
+    in LeNet-5's 32×32 field, as LeCun et al. did); other mismatches are errors.
+    """
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # channels-last from the loader → NCHW
+    if x.ndim != 4:
+        raise CLIError(f"{what}: expected images (N, H, W[, C]), got shape {x.shape}")
+    c, h, w = (int(s) for s in shape)
+    if x.shape[1] != c:
+        raise CLIError(f"{what} has {x.shape[1]} channel(s) but the model expects {c} (input {tuple(shape)})")
+    dh, dw = h - x.shape[2], w - x.shape[3]
+    if (dh, dw) != (0, 0):
+        if dh < 0 or dw < 0 or dh % 2 or dw % 2:
+            raise CLIError(f"the model expects inputs of shape {tuple(shape)}, {what} gives {tuple(x.shape[1:])}")
+        x = np.pad(x, ((0, 0), (0, 0), (dh // 2, dh // 2), (dw // 2, dw // 2)))
+    mean, std = (np.asarray(v, np.float32).reshape(1, -1, 1, 1) for v in normalisation)
+    return (x.astype(np.float32) / np.float32(255.0) - mean) / std
+
+
+def load_dataset(dataset: str, shape: Sequence[int], path: Optional[str] = None, download: bool = True,
+                 limit: Optional[int] = None, normalisation: Optional[Sequence] = None) -> tuple:
+    """The prepared ``((x, y), (x_test, y_test))``: float32 NCHW images, int64 labels of shape (N,).
+
+    ``limit`` keeps the first ``limit`` images of each split (quick runs).
+    """
+    (x, y), (x_test, y_test) = load_raw(dataset, path, download)
+    if limit:
+        x, y, x_test, y_test = x[:limit], y[:limit], x_test[:limit], y_test[:limit]
+    norm = normalisation or NORMALISATION[dataset]
+    return ((prepare(x, norm, shape, dataset), np.asarray(y).reshape(-1).astype(np.int64)),
+            (prepare(x_test, norm, shape, dataset), np.asarray(y_test).reshape(-1).astype(np.int64)))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (``--epochs 0`` is refused with a clear message)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+@dataclass
+class Trained:
+    """A trained model found from a run directory or checkpoint, with how its inputs are prepared."""
+
+    model: Any
+    checkpoint: str
+    directory: str
+    dataset: str
+    normalisation: tuple
+    input_shape: tuple
+    class_names: list
+    model_name: Optional[str] = None
+
+
+def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[str] = None) -> Trained:
+    """Load a run directory (its ``model.safetensors``) or a checkpoint file.
+
+    The dataset, normalisation and model name come from the arguments, else the checkpoint's
+    metadata, else ``result.json`` beside the checkpoint, else MNIST. A weights-only checkpoint
+    (``best.safetensors``) is loaded into the zoo model named by ``model_name`` or ``result.json``.
+    """
+    import cnnkit
+    from cnnkit import models
+    from cnnkit.io import load_checkpoint, read_checkpoint
+
+    if os.path.isdir(path):
+        checkpoint = os.path.join(path, "model.safetensors")
+        if not os.path.isfile(checkpoint):
+            raise CLIError(f"{path}: not a run directory (no model.safetensors in it); pass a checkpoint file "
+                           "or the --out directory of a finished `cnnkit train`")
+    elif os.path.isfile(path):
+        checkpoint = path
+    else:
+        raise CLIError(f"{path}: no such run directory or checkpoint file")
+    directory = os.path.dirname(os.path.abspath(checkpoint))
+    result = {}
+    if os.path.isfile(os.path.join(directory, "result.json")):
+        try:
+            with open(os.path.join(directory, "result.json")) as f:
+                result = json.load(f)
+        except (OSError, ValueError) as error:
+            raise CLIError(f"{os.path.join(directory, 'result.json')}: unreadable ({error})") from None
+    meta = read_checkpoint(checkpoint)[1].get("metadata", {})
+    name = model_name or meta.get("zoo_model") or result.get("model")
+    if "architecture" in meta:
+        model = cnnkit.load_model(checkpoint)
+    elif name:
+        name = resolve_model(name)
+        model = cnnkit.Model(models.get(name))
+        load_checkpoint(checkpoint, model.module)
+    else:
+        raise CLIError(f"{checkpoint}: holds weights but no architecture; name the zoo model with --model")
+    key = resolve_dataset(dataset or meta.get("dataset") or result.get("dataset") or "mnist")
+    stored = meta.get("normalisation") or result.get("normalisation")
+    # The stored constants apply only to the dataset trained on; another --dataset uses its own.
+    trained_on = meta.get("dataset") or result.get("dataset")
+    normalisation = tuple(map(tuple, stored)) if stored and trained_on == key else NORMALISATION[key]
+    shape = tuple(meta.get("input_shape") or (models.input_shape(name) if name else SHAPES[key]))
+    return Trained(model=model, checkpoint=checkpoint, directory=directory, dataset=key,
+                   normalisation=normalisation, input_shape=shape, class_names=class_names(key),
+                   model_name=name)

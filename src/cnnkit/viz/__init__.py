@@ -24,3 +24,5 @@ from cnnkit.viz.receptive import plot_receptive_field as plot_receptive_field
 from cnnkit.viz.receptive import receptive_field_map as receptive_field_map
 
 # The HTML inspector (cnnkit.viz.inspector) is imported below by its own lines.
+from cnnkit.viz.inspector import Report as Report
+from cnnkit.viz.inspector import inspect as inspect

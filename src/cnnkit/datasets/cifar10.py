@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tarfile
 import zlib
 from typing import Optional
 
@@ -111,6 +110,8 @@ def read_archive(path: str) -> dict:
         DatasetError: naming the archive when it is not a readable tar.gz, a member is missing,
             duplicated or not a regular file.
     """
+    import tarfile  # only needed when an archive is read
+
     wanted = {f"{FOLDER}/{name}": name for name in BIN_SHA256}
     members: dict = {}
     try:

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Iterator, Mapping, Optional, Sequence
 
 from cnnkit.datasets.idx import DatasetError
@@ -105,6 +102,8 @@ def file_lock(path: str, timeout: float = 3600.0, poll: float = 0.05) -> Iterato
 
 def _stream(url: str, tmp: str, sha256: str, timeout: float, progress: bool, label: str) -> Optional[str]:
     """Download ``url`` into ``tmp``; None when it arrived whole with the right hash, else the reason."""
+    import urllib.request  # here, not at module level: `import cnnkit` should not pay for http/ssl
+
     from tqdm import tqdm
 
     request = urllib.request.Request(url, headers={"User-Agent": "cnnkit"})
@@ -152,6 +151,8 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
     Example:
         >>> fetch(["https://example.org/a.gz", "https://mirror.example.net/a.gz"], "/tmp/a.gz", "ab12...")  # doctest: +SKIP
     """
+    import http.client
+
     name = os.path.basename(dest)
     if offline():
         raise DownloadError(f"{name}: not downloaded because CNNKIT_OFFLINE is set")
@@ -189,6 +190,8 @@ def fetch(urls: Sequence[str], dest: str, sha256: str, *, timeout: float = 30.0,
 
 
 def _describe(error: BaseException, timeout: float) -> str:
+    import urllib.error
+
     if isinstance(error, urllib.error.HTTPError):
         return f"HTTP {error.code} {error.reason}"
     if isinstance(error, urllib.error.URLError):

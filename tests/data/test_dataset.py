@@ -139,6 +139,13 @@ def test_random_split_fraction_lengths_match_pytorch(torch, n, fractions):
         assert [len(s) for s in random_split(TensorDataset(np.arange(n)), fractions, seed=0)] == expected
 
 
+def test_random_split_generator_argument():
+    ds = TensorDataset(np.arange(12))
+    a = [_values(s) for s in random_split(ds, [4, 8], generator=np.random.default_rng(5))]
+    assert a == [_values(s) for s in random_split(ds, [4, 8], generator=np.random.default_rng(5))]
+    assert sorted(a[0] + a[1]) == list(range(12))
+
+
 def test_random_split_seed_none_follows_manual_seed():
     ds = TensorDataset(np.arange(30))
     cnnkit.manual_seed(3)
@@ -159,5 +166,9 @@ def test_random_split_errors_and_warning():
         random_split(ds, [])
     with pytest.raises(ValueError, match="seed"):
         random_split(ds, [5, 5], seed=-1)
+    with pytest.raises(ValueError, match="not both"):
+        random_split(ds, [5, 5], seed=1, generator=np.random.default_rng(1))
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        random_split(ds, [5, 5], generator=1)
     with pytest.warns(UserWarning, match="split 1 is empty"):
         random_split(TensorDataset(np.arange(3)), [0.9, 0.1], seed=0)

@@ -140,8 +140,18 @@ def test_random_crop_single_sample_and_dtype():
     assert any(np.array_equal(out, w) for w in windows.values())
 
 
+def test_random_crop_pad_if_needed_pads_each_side_by_the_shortfall():
+    image = distinct_images(1, 1, 3, 4)[0]
+    crop = T.RandomCrop((5, 4), pad_if_needed=True, padding_mode="edge")
+    windows = reference_windows(image, (5, 4), (0, 2, 0, 2), "edge")  # height short by 2: 2 rows each side
+    outs = crop(np.repeat(image[None], 50, axis=0), generator=np.random.default_rng(0))
+    assert outs.shape == (50, 1, 5, 4)
+    assert all(any(np.array_equal(o, w) for w in windows.values()) for o in outs)
+    assert "pad_if_needed=True" in repr(crop)
+
+
 def test_random_crop_errors():
-    with pytest.raises(ValueError, match="larger than the padded image"):
+    with pytest.raises(ValueError, match="pad_if_needed=True"):
         T.RandomCrop(8, padding=1)(np.zeros((1, 5, 5)))
     with pytest.raises(ValueError, match="padding_mode"):
         T.RandomCrop(3, padding_mode="wrap")

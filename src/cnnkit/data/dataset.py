@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from cnnkit import random as _random
+from cnnkit.data._arrays import to_array
 from cnnkit.data.transforms import Transform
 
 
@@ -43,10 +44,7 @@ class Dataset:
 
 
 def _as_array(value: Any, where: str) -> np.ndarray:
-    try:
-        array = np.asarray(value.data if hasattr(value, "creator") else value)  # a cnnkit Tensor holds .data
-    except ValueError:  # NumPy refuses ragged nested lists
-        array = np.empty(0, dtype=object)
+    array = to_array(value)
     if array.dtype == object:
         raise TypeError(f"{where}: expected a numeric array or Tensor, got an object array "
                         f"(ragged or mixed-type input?)")
@@ -211,7 +209,8 @@ def _split_lengths(n: int, lengths: Sequence[Any]) -> list:
     return [int(v) for v in values]
 
 
-def random_split(dataset: Any, lengths: Sequence[Any], seed: Optional[int] = None) -> list:
+def random_split(dataset: Any, lengths: Sequence[Any], seed: Optional[int] = None,
+                 generator: Optional[np.random.Generator] = None) -> list:
     """Split ``dataset`` into non-overlapping random :class:`Subset` s (PyTorch's semantics).
 
     Args:
@@ -220,6 +219,8 @@ def random_split(dataset: Any, lengths: Sequence[Any], seed: Optional[int] = Non
             share is floored and the remainder given one by one to the first splits).
         seed: seed of the permutation; None draws it from cnnkit's generator, so
             :func:`cnnkit.manual_seed` makes the split reproducible.
+        generator: a ``numpy.random.Generator`` to draw the permutation from instead of ``seed``
+            (PyTorch's ``generator=``).
 
     Example:
         >>> import numpy as np
@@ -231,7 +232,12 @@ def random_split(dataset: Any, lengths: Sequence[Any], seed: Optional[int] = Non
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(f"random_split: seed must be a non-negative integer or None, got {seed!r}")
+    if seed is not None and generator is not None:
+        raise ValueError("random_split: pass seed or generator, not both")
     counts = _split_lengths(len(dataset), lengths)
-    generator = _random.default_generator() if seed is None else np.random.default_rng(int(seed))
+    if generator is None:
+        generator = _random.default_generator() if seed is None else np.random.default_rng(int(seed))
+    else:
+        generator = _random.resolve(generator)
     order = generator.permutation(sum(counts))
     return [Subset(dataset, order[end - count:end]) for end, count in zip(accumulate(counts), counts)]

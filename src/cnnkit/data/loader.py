@@ -14,11 +14,8 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from cnnkit import random as _random
+from cnnkit.data._arrays import to_array
 from cnnkit.data.transforms import _apply
-
-
-def _to_array(value: Any) -> np.ndarray:
-    return np.asarray(value.data if hasattr(value, "creator") else value)  # a cnnkit Tensor holds .data
 
 
 def default_collate(samples: list) -> Any:
@@ -56,7 +53,7 @@ def default_collate(samples: list) -> Any:
         return list(samples)
     if first is None:
         raise TypeError("default_collate: a sample is None; the dataset's __getitem__ must return a value")
-    arrays = [_to_array(s) for s in samples]
+    arrays = [to_array(s) for s in samples]
     for k, a in enumerate(arrays):
         if a.dtype == object:
             raise TypeError(f"default_collate: sample {k} is not numeric ({type(samples[k]).__name__}); pass "

@@ -213,3 +213,11 @@ def test_interrupted_download_leaves_no_partial_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin.lock"]
     with file_lock(str(tmp_path / "data.bin.lock"), timeout=0.1):
         pass  # and the lock was released
+
+
+def test_once_nothing_answers_the_other_files_are_not_attempted(tmp_path, closed_port_url, server):
+    server.serve("/b", PAYLOAD)
+    files = {"a": DIGEST, "b": DIGEST}
+    with pytest.raises(DatasetError) as caught:
+        ensure("Toy", str(tmp_path), files, {"a": [closed_port_url + "a"], "b": [server.url("/b")]}, progress=False)
+    assert server.hits == {} and "b\n      sha256" in str(caught.value)

@@ -232,7 +232,7 @@ def ensure(title: str, directory: str, files: Mapping[str, str], urls: Mapping[s
         DatasetError: when a file is missing or fails its hash and cannot be downloaded; the message
             lists every needed file, its SHA-256 and where it comes from, and the exact folder to put it in.
     """
-    paths, problems = {}, []
+    paths, problems, unreachable = {}, [], False
     allowed = download and not offline()
     for name, digest in files.items():
         path = os.path.join(directory, name)
@@ -244,12 +244,15 @@ def ensure(title: str, directory: str, files: Mapping[str, str], urls: Mapping[s
             problems.append(f"  {path}: SHA-256 is {got}, expected {digest} (corrupted or another version)")
             if allowed:
                 print(f"cnnkit: {path} fails its SHA-256 check; downloading a fresh copy", file=sys.stderr)
-        if not allowed:
+        if not allowed or unreachable:
             continue
         try:
             paths[name] = fetch(urls[name], path, digest, progress=progress)
         except DownloadError as error:
             problems.append("  " + str(error).replace("\n", "\n  "))
+            # No location answered at all: the rest would only wait out the same timeouts.
+            unreachable = bool(error.attempts) and all(reason.startswith(("unreachable", "timed out"))
+                                                       for _, reason in error.attempts)
     if len(paths) == len(files):
         return paths
     if allowed:

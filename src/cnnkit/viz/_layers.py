@@ -76,17 +76,28 @@ def param_dtype(module: Module) -> np.dtype:
     return next((p.dtype for p in module.parameters() if p.dtype.kind == "f"), np.dtype(np.float32))
 
 
+class _Captured(Exception):
+    """Raised by the capture hook to end the forward pass once the layer has run (not a ValueError,
+    so Sequential's error explainer lets it through)."""
+
+
 def capture(module: Module, target: Module, x: Tensor, name: str, caller: str) -> Tensor:
-    """Run ``module(x)`` and return the first output of ``target``, via a forward hook removed afterwards."""
+    """Run ``module(x)`` up to ``target`` and return its output, via a forward hook removed afterwards.
+
+    The pass stops right after ``target`` (later layers are not needed), so a model whose tail
+    cannot run on this input can still be inspected up to that layer.
+    """
     seen: list = []
 
     def hook(layer: Module, args: tuple, out: Any) -> None:
-        if not seen:
-            seen.append(out)
+        seen.append(out)
+        raise _Captured
 
     handle = target.register_forward_hook(hook)
     try:
         module(x)
+    except _Captured:
+        pass
     finally:
         handle.remove()
     if not seen:

@@ -136,7 +136,8 @@ def plot_activation_functions(path: Any = None, x_range: tuple = (-4.0, 4.0), nu
     text = ("missing from cnnkit, not plotted:\n" + "\n".join(missing)) if missing else \
         "all 14 activations of the slides\nare in cnnkit.functional"
     note.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, color="red" if missing else "black")
-    fig.tight_layout()
+    # fixed margins instead of tight_layout(), which costs seconds on 16 panels
+    fig.subplots_adjust(left=0.04, right=0.98, bottom=0.04, top=0.96, wspace=0.25, hspace=0.35)
     if path is not None:
         save_figure(fig, path)
     return fig

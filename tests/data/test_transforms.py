@@ -38,6 +38,17 @@ def test_to_float_channels_last_batch_and_sample():
     np.testing.assert_allclose(single, np.transpose(x[1], (2, 0, 1)) / 255.0, rtol=0, atol=0)
 
 
+def test_to_float_other_dtypes_and_scales():
+    ints = np.array([[[-300, 0, 1000]]], np.int32)
+    np.testing.assert_array_equal(T.ToFloat()(ints), np.array([[[-300 / 255, 0, 1000 / 255]]], np.float32))
+    floats = np.array([[[0.25, 1.5]]], np.float64)
+    np.testing.assert_array_equal(T.ToFloat(scale=2.0)(floats), [[[0.5, 3.0]]])
+    half = T.ToFloat(dtype=np.float16)(np.array([[[255, 51]]], np.uint8))
+    assert half.dtype == np.float16 and half.tolist() == [[[1.0, float(np.float16(0.2))]]]
+    words = np.array([[[65535, 3]]], np.uint16)
+    np.testing.assert_array_equal(T.ToFloat(scale=1 / 65535)(words), np.array([[[1.0, 3 / 65535]]], np.float32))
+
+
 def test_to_float_errors():
     with pytest.raises(ValueError, match="floating"):
         T.ToFloat(dtype=np.int32)

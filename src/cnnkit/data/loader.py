@@ -98,10 +98,17 @@ class DataLoader:
         >>> from cnnkit.data import TensorDataset
         >>> ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
         >>> loader = DataLoader(ds, batch_size=2, shuffle=True, seed=0)
-        >>> len(loader), [y.tolist() for _, y in loader] == [y.tolist() for _, y in DataLoader(ds, 2, True, seed=0)]
-        (3, True)
-        >>> sorted(int(v) for _, y in loader for v in y)  # the next epoch: every sample once
+        >>> len(loader)
+        3
+        >>> [x.shape for x, y in loader]
+        [(2, 2), (2, 2), (1, 2)]
+        >>> epoch_1 = [y.tolist() for _, y in loader]  # iterating again: the next epoch's order
+        >>> sorted(sum(epoch_1, []))
         [0, 1, 2, 3, 4]
+        >>> twin = DataLoader(ds, batch_size=2, shuffle=True, seed=0)
+        >>> twin.set_epoch(1)
+        >>> [y.tolist() for _, y in twin] == epoch_1
+        True
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,

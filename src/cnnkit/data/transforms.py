@@ -141,7 +141,8 @@ class ToFloat(Transform):
             array = np.moveaxis(array, -1, -3)  # a view; the conversion below writes channels-first memory
         scale = 1.0 if self.scale is None else float(self.scale)
         divisor = 1.0 / scale if scale else 0.0
-        if array.dtype.kind in "biu" and array.dtype.itemsize <= 2 and divisor and divisor == round(divisor):
+        if (array.dtype.kind in "biu" and array.dtype.itemsize <= 2 and self.dtype.itemsize >= 4 and divisor
+                and divisor == round(divisor)):
             # Small integers are exact in float32, so dividing there is correctly rounded (255 -> 1.0)
             # and 4x faster than a float64 round trip.
             out = array.astype(self.dtype, order="C")

@@ -138,11 +138,25 @@ def test_cli_writes_the_figure_for_a_user_image(tmp_path, check_png, capsys):
     assert _cli([str(tmp_path / "tiny.png"), "--out", str(out), "--dpi", "20"]) == 0
     check_png(out, (160, 360))  # 4 x 2 inches wide, 9 rows x 2 inches, at 20 dpi
     assert "8 kernels" in capsys.readouterr().out
+
     # nothing is overwritten without --force
+    before = out.read_bytes()
     assert _cli([str(tmp_path / "tiny.png"), "--out", str(out)]) == 1
     assert "exists; pass --force" in capsys.readouterr().err
-    assert _cli([str(tmp_path / "tiny.png"), "--out", str(out), "--force", "--dpi", "10"]) == 0
-    check_png(out, (80, 180))
+    assert out.read_bytes() == before
+
+
+def test_cli_force_overwrites(tmp_path, check_png, monkeypatch):
+    from cnnkit.viz import kernels as playground
+
+    full = playground.plot_kernels
+    small = lambda image, dpi: full(image, kernels={}, dpi=dpi, cell=0.5)  # noqa: E731
+    monkeypatch.setattr(playground, "plot_kernels", small)  # the full figure is covered above
+    Image.fromarray(np.eye(5, dtype=np.uint8) * 255).save(tmp_path / "eye.png")
+    out = tmp_path / "kernels.png"
+    out.write_bytes(b"old")
+    assert _cli([str(tmp_path / "eye.png"), "--out", str(out), "--force", "--dpi", "40"]) == 0
+    check_png(out, (80, 40))  # 4 x 0.5 inches by 2 x 0.5 inches (input row + the sobel row), 40 dpi
 
 
 def test_cli_rejects_a_non_image(tmp_path, capsys):
@@ -154,10 +168,15 @@ def test_cli_rejects_a_non_image(tmp_path, capsys):
 
 
 def test_default_image_is_the_first_mnist_test_digit():
+    import os
+
     from cnnkit.datasets import mnist
+    from cnnkit.datasets.idx import read_idx
     from cnnkit.viz.kernels import _default_image
 
     digit = _default_image()
-    (_, _), (x_test, y_test) = mnist.load_data()
-    assert digit.shape == (28, 28) and y_test[0] == 7
-    np.testing.assert_array_equal(digit * 255, x_test[0])
+    folder = os.path.join(os.path.dirname(mnist.__file__), "data", "mnist")
+    name = next(f for f in os.listdir(folder) if f.startswith("t10k-images"))
+    first = read_idx(os.path.join(folder, name))[0]  # read on its own, no checksum: just the first image
+    assert digit.shape == (28, 28)
+    np.testing.assert_array_equal(digit * 255, first)

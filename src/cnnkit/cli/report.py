@@ -55,13 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if os.path.isfile(args.path) and not args.path.endswith(".safetensors"):
         raise CLIError(f"{args.path}: not a checkpoint (expected a .safetensors file written by cnnkit, or a run "
                        "directory)")
+    if args.out and os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} is a directory; name the HTML file to write, e.g. "
+                       f"{os.path.join(args.out, 'report.html')}")
     trained = load_trained(args.path, args.dataset, args.model)
     _, (images, labels) = load_raw(trained.dataset, args.data, not args.no_download)
     x = prepare(images[: args.images], trained.normalisation, trained.input_shape, f"{trained.dataset} test set")
     y = np.asarray(labels[: args.images]).reshape(-1).astype(np.int64)
     out = args.out or os.path.join(trained.directory, "report.html")
-    if os.path.isdir(out):
-        raise CLIError(f"--out {out} is a directory; name the HTML file to write, e.g. {os.path.join(out, 'report.html')}")
     try:
         write_report(trained.model, x, y, out, max_images=args.images)
     except ImportError as error:  # Pillow missing: the pictures cannot be encoded

@@ -34,11 +34,11 @@ MAX_MATRIX = 512
 
 
 def scale_for(tile_shape: tuple, grid_shape: tuple) -> int:
-    """The nearest-neighbour enlargement of a grid: ``max(1, min(8, 48 // tile side, 1024 // grid side))``.
+    """The nearest-neighbour enlargement of a grid: ``max(1, min(8, 64 // tile side, 1024 // grid side))``.
 
     Small tiles (5x5 filters, 1x1 units) become visible, big grids stay under about 1024 pixels.
     """
-    return max(1, min(8, 48 // max(tile_shape[:2]), 1024 // max(grid_shape[:2])))
+    return max(1, min(8, 64 // max(tile_shape[:2]), 1024 // max(grid_shape[:2])))
 
 
 @dataclass
@@ -144,7 +144,7 @@ background:#fafafa}
 h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.2em;margin:1.2em 0 .4em}
 table.summary{border-collapse:collapse;font-size:.85em;background:#fff}
 table.summary th,table.summary td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
-table.summary th:first-child,table.summary td:first-child,table.summary td:nth-child(2){text-align:left}
+table.summary th:nth-child(-n+2),table.summary td:nth-child(-n+2){text-align:left}
 .layer-panel{display:flex;gap:1.2em;background:#fff;border:1px solid #ddd;border-radius:4px;margin:.6em 0;
 padding:.6em}
 .layer-info{min-width:17em;max-width:17em;font-size:.85em}

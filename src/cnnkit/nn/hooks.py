@@ -7,6 +7,10 @@ is called, its tensor arguments and its outputs go through identity graph nodes
 pre-hooks run there), backward through the input nodes yields ``grad_input`` (full backward
 hooks run there). The module's own ``forward`` therefore sees new Tensor objects sharing the
 caller's data, and the caller gets new Tensor objects sharing the output's data.
+
+Hooks fire in the order the autograd engine runs the graph backwards: in a chain of layers that
+is PyTorch's order; where the graph branches (a residual block), independent branches may be
+visited in another order than PyTorch's, which runs the most recently created node first.
 """
 
 from __future__ import annotations

@@ -232,3 +232,14 @@ def test_prepend_runs_first():
     layer.register_full_backward_hook(lambda *a: order.append("b"), prepend=True)
     layer(cnnkit.ones(2, requires_grad=True)).sum().backward()
     assert order == ["b", "a"]
+
+
+def test_retain_graph_fires_again_on_the_second_backward():
+    layer = nn.Linear(3, 2)
+    log = []
+    layer.register_full_backward_pre_hook(lambda m, gout: log.append("pre"))
+    layer.register_full_backward_hook(lambda m, gin, gout: log.append(float(gout[0].numpy().sum())))
+    out = layer(cnnkit.ones(4, 3, requires_grad=True)).sum()
+    out.backward(retain_graph=True)
+    out.backward()
+    assert log == ["pre", 8.0, "pre", 8.0]

@@ -118,3 +118,25 @@ def test_png_rejects_bad_images(bad, match):
         to_png_bytes(bad)
     with pytest.raises(ValueError, match="scale"):
         to_png_bytes(np.zeros((2, 2)), scale=0)
+
+
+def test_importing_viz_needs_neither_matplotlib_nor_pillow():
+    import subprocess
+    import sys
+
+    code = ("import sys, cnnkit, cnnkit.viz, cnnkit.cli.kernels; "
+            "loaded = [m for m in ('matplotlib', 'PIL') if m in sys.modules]; assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_libraries_name_the_install_command(monkeypatch):
+    import sys
+
+    from cnnkit.viz import plot_history
+
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match=r'to_png_bytes\(\) needs Pillow.*pip install "cnnkit\[viz\]"'):
+        to_png_bytes(np.zeros((2, 2)))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r'plot_history\(\) needs matplotlib.*pip install "cnnkit\[viz\]"'):
+        plot_history({"loss": [1.0]})

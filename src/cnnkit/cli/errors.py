@@ -53,7 +53,7 @@ def report(command: str, error: BaseException, stream: TextIO = None) -> None:
     prefix = f"cnnkit {command}: " if command else "cnnkit: "
     print(prefix + first, file=stream)
     for line in rest:
-        print("  " + line.strip(), file=stream)
+        print("  " + line.strip() if line.strip() else "", file=stream)
 
 
 def suggest(name: str, choices: Iterable[str], what: str) -> CLIError:

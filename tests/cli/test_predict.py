@@ -1,0 +1,129 @@
+"""``cnnkit predict`` and its MNIST-style preprocessing, on images drawn with Pillow."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cnnkit.cli import main
+from cnnkit.cli.errors import CLIError
+from cnnkit.cli.predict import preprocess_digit, softmax
+
+
+def _seven(size=(200, 100), ink="black", paper="white", mode="RGB") -> Image.Image:
+    image = Image.new(mode, size, paper)
+    ImageDraw.Draw(image).line([(80, 20), (125, 20), (100, 85)], fill=ink, width=9)
+    return image
+
+
+def _centre_of_mass(a: np.ndarray) -> tuple:
+    rows, cols = np.indices(a.shape)
+    return (rows * a).sum() / a.sum(), (cols * a).sum() / a.sum()
+
+
+def _ink_box(a: np.ndarray) -> tuple:
+    rows, cols = np.nonzero(a > 0)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_dark_digit_on_white_becomes_an_mnist_sample():
+    digit = preprocess_digit(_seven())
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() == 0.0 and digit.max() == 1.0
+    # White on black: the field's border is background (centring by mass moves a 7 down and left
+    # of the box's centre, as in MNIST, but keeps it inside the field).
+    assert not digit[0].any() and not digit[-1].any() and not digit[:, 0].any() and not digit[:, -1].any()
+    assert digit[7, 10] == 1.0  # the top bar of the 7, full ink
+    # Fitted into 20×20: the drawing is 66 px tall and ~54 px wide, so it becomes 20 tall.
+    h, w = _ink_box(digit)
+    assert h == 20 and w <= 20
+    r, c = _centre_of_mass(digit)
+    assert abs(r - 13.5) <= 0.5 and abs(c - 13.5) <= 0.5
+
+
+def test_aspect_ratio_is_kept():
+    page = np.full((120, 90), 255, np.uint8)
+    page[30:90, 40:60] = 0  # a 60×20 dark bar
+    digit = preprocess_digit(page)
+    assert _ink_box(digit) == (20, 7)  # 20 · 20/60 = 6.7 columns
+    assert np.all(digit[digit > 0][:] > 0) and digit.max() == 1.0
+    r, c = _centre_of_mass(digit)
+    assert abs(r - 13.5) <= 0.5 and abs(c - 13.5) <= 0.5
+
+
+def test_light_on_dark_is_not_inverted_and_alpha_counts_as_paper():
+    reference = preprocess_digit(_seven())
+    np.testing.assert_allclose(preprocess_digit(_seven(ink="white", paper="black")), reference, atol=1e-6)
+    np.testing.assert_allclose(preprocess_digit(_seven(ink=(0, 0, 0, 255), paper=(0, 0, 0, 0), mode="RGBA")),
+                               reference, atol=1e-6)
+    gray = np.asarray(_seven().convert("L"))
+    np.testing.assert_allclose(preprocess_digit(gray), reference, atol=1e-6)
+    np.testing.assert_allclose(preprocess_digit(gray / 255.0), reference, atol=1e-6)
+
+
+def test_blank_image_is_refused():
+    with pytest.raises(CLIError, match="blank"):
+        preprocess_digit(np.full((30, 30), 200, np.uint8))
+
+
+def test_softmax_matches_its_definition():
+    logits = np.array([[1000.0, 1001.0, 999.0], [0.0, 0.0, 0.0]])
+    e = np.exp(np.array([0.0, 1.0, -1.0]))
+    np.testing.assert_allclose(softmax(logits), [e / e.sum(), [1 / 3] * 3], rtol=1e-12)
+
+
+def test_predict_prints_class_and_probabilities(trained_run, tmp_path, capsys):
+    # The shared run learned: class = row of a bright horizontal bar. A dark bar drawn low on paper
+    # lands, after centring, in the middle rows of the field.
+    path = tmp_path / "seven.png"
+    _seven().save(path)
+    jpeg = tmp_path / "big.jpg"
+    _seven(size=(640, 480)).resize((640, 480)).save(jpeg, quality=90)
+    assert main(["predict", trained_run, str(path), str(jpeg)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    for head, probs in ((lines[0], lines[1]), (lines[2], lines[3])):
+        match = re.match(r"^(.*): (\d) \((\d+\.\d)%\)$", head)
+        assert match, head
+        values = [float(v) for v in probs.split()[1::2]]
+        assert [int(v) for v in probs.split()[0::2]] == list(range(10))
+        assert abs(sum(values) - 1) < 0.01 and max(values) == pytest.approx(float(match.group(3)) / 100, abs=1e-3)
+    assert main(["predict", trained_run, str(path), "--top", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()[1].split()) == 6
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not an image at all", "not an image file Pillow can read"),
+    (b"", "not an image file Pillow can read"),
+])
+def test_non_images_give_one_line(content, message, trained_run, tmp_path, capsys):
+    path = tmp_path / "digit.png"
+    path.write_bytes(content)
+    assert main(["predict", trained_run, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnkit predict: ") and message in err and "Traceback" not in err
+
+
+def test_truncated_image_and_missing_file(trained_run, tmp_path, capsys):
+    whole = tmp_path / "whole.png"
+    _seven().save(whole)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[:200])
+    assert main(["predict", trained_run, str(cut)]) == 2
+    assert "cut.png: the image is damaged" in capsys.readouterr().err
+    assert main(["predict", trained_run, str(tmp_path / "nothing.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"cnnkit predict: {tmp_path / 'nothing.png'}: No such file or directory\n"
+
+
+def test_without_pillow_the_message_names_the_extra(trained_run, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "seven.png"
+    _seven().save(path)
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    assert main(["predict", trained_run, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "needs Pillow" in err and 'pip install "cnnkit[viz]"' in err and len(err.splitlines()) == 1

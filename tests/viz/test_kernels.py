@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnkit.cli.errors import CLIError
 from cnnkit.cli.kernels import add_parser
 from cnnkit.viz import CLASSIC_KERNELS, apply_kernel, load_image, plot_kernels
 
@@ -141,8 +142,8 @@ def test_cli_writes_the_figure_for_a_user_image(tmp_path, check_png, capsys):
 
     # nothing is overwritten without --force
     before = out.read_bytes()
-    assert _cli([str(tmp_path / "tiny.png"), "--out", str(out)]) == 1
-    assert "exists; pass --force" in capsys.readouterr().err
+    with pytest.raises(CLIError, match="exists; pass --force"):
+        _cli([str(tmp_path / "tiny.png"), "--out", str(out)])
     assert out.read_bytes() == before
 
 
@@ -159,12 +160,35 @@ def test_cli_force_overwrites(tmp_path, check_png, monkeypatch):
     check_png(out, (80, 40))  # 4 x 0.5 inches by 2 x 0.5 inches (input row + the sobel row), 40 dpi
 
 
-def test_cli_rejects_a_non_image(tmp_path, capsys):
+def test_cli_rejects_a_non_image_and_bad_options(tmp_path):
     (tmp_path / "data.csv").write_text("1,2,3\n")
     out = tmp_path / "k.png"
-    assert _cli([str(tmp_path / "data.csv"), "--out", str(out)]) == 1
-    assert "not an image Pillow can read" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not an image Pillow can read"):
+        _cli([str(tmp_path / "data.csv"), "--out", str(out)])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        _cli([str(tmp_path / "nothing.png"), "--out", str(out)])
+    with pytest.raises(CLIError, match="--dpi"):
+        _cli(["--dpi", "0", "--out", str(out)])
+    with pytest.raises(CLIError, match="--max-size"):
+        _cli(["--max-size", "1", "--out", str(out)])
     assert not out.exists()
+
+
+def test_cli_main_reports_one_line_and_exit_code_2(tmp_path, capsys):
+    from cnnkit.cli import main
+
+    (tmp_path / "data.csv").write_text("1,2,3\n")
+    if not _registered():
+        pytest.skip("cnnkit kernels is not registered in cnnkit.cli yet")
+    assert main(["kernels", str(tmp_path / "data.csv"), "--out", str(tmp_path / "k.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnkit kernels: load_image():") and "Traceback" not in err
+
+
+def _registered():
+    import cnnkit.cli as cli
+
+    return "kernels" in getattr(cli, "_OPTIONAL", ()) + getattr(cli, "_COMMANDS", ())
 
 
 def test_default_image_is_the_first_mnist_test_digit():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 
@@ -29,29 +28,32 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the figure; on a bad input print one error line to stderr and return 1."""
-    from cnnkit.viz._deps import save_figure
-    from cnnkit.viz.kernels import load_image, plot_kernels
+    """Write the figure and print where.
+
+    Raises:
+        CLIError: ``--out`` exists without ``--force``, a bad option value, or matplotlib/Pillow
+            missing. OSError / ValueError: IMAGE missing or not an image. ``cnnkit``'s ``main()``
+            prints these as one line and exits with code 2.
+    """
+    from cnnkit.cli.errors import CLIError
 
     out = args.out
     if os.path.exists(out) and not args.force:
-        print(f"cnnkit kernels: error: {out} exists; pass --force to overwrite it or choose another --out",
-              file=sys.stderr)
-        return 1
+        raise CLIError(f"{out} exists; pass --force to overwrite it or choose another --out")
     if args.max_size is not None and args.max_size < 3:
-        print(f"cnnkit kernels: error: --max-size must be at least 3, got {args.max_size}", file=sys.stderr)
-        return 1
+        raise CLIError(f"--max-size must be at least 3, got {args.max_size}")
     if args.dpi < 1:
-        print(f"cnnkit kernels: error: --dpi must be positive, got {args.dpi}", file=sys.stderr)
-        return 1
+        raise CLIError(f"--dpi must be positive, got {args.dpi}")
     try:
+        from cnnkit.viz._deps import save_figure
+        from cnnkit.viz.kernels import load_image, plot_kernels
+
         image = None if args.image is None else load_image(args.image, max_size=args.max_size)
         fig = plot_kernels(image, dpi=args.dpi)
         save_figure(fig, out)
-    except (OSError, ValueError, ImportError) as error:
-        print(f"cnnkit kernels: error: {error}", file=sys.stderr)
-        return 1
+    except ImportError as error:  # matplotlib or Pillow missing: the message names the extra
+        raise CLIError(str(error)) from None
     source = args.image or "the first MNIST test digit"
-    print(f"wrote {out} ({fig.get_size_inches()[0] * fig.dpi:.0f}×{fig.get_size_inches()[1] * fig.dpi:.0f} px): "
-          f"{source} filtered by {len(fig.axes) // 4 - 1} kernels")
+    width, height = (round(v * fig.dpi) for v in fig.get_size_inches())
+    print(f"wrote {out} ({width}×{height} px): {source} filtered by {len(fig.axes) // 4 - 1} kernels")
     return 0

@@ -12,6 +12,7 @@ import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
+from cnnkit.backend import fastpath
 
 
 _offset_slices = K.offset_slices
@@ -21,9 +22,12 @@ _offsets = K.kernel_offsets
 class MaxPoolNd(Function):
     """Max over windows. ``padding`` holds ``(before, after)`` pairs (after includes ceil overhang).
 
-    Forward is a running ``np.maximum`` over the window offsets; backward finds each window's
-    winner again as the first offset equal to the maximum (PyTorch's tie rule; a NaN wins as in
-    PyTorch), so forward stores nothing but the padded input and output.
+    Forward is a running ``np.maximum`` over the window offsets that also records, per output,
+    the index of the offset that won (``uint8``/``uint16``; a strict ``>`` keeps the *first*
+    maximum, PyTorch's tie rule). Backward then routes each gradient to its winner with one
+    masked copy per offset, without comparing the input again. Rare inputs take the reference
+    path, which finds each winner again as the first offset equal to the maximum: a NaN in the
+    output (NaN wins as in PyTorch) or a real ``-inf`` maximum next to ``-inf`` padding.
     """
 
     saves_output = True
@@ -34,11 +38,29 @@ class MaxPoolNd(Function):
         xp = K.pad(x, ((0, 0), (0, 0)) + padding, mode="zeros", value=fill)
         offsets = _offsets(kernel)
         best = xp[_offset_slices(offsets[0], dilation, stride, out_shape)].copy()
-        for offset in offsets[1:]:
-            np.maximum(best, xp[_offset_slices(offset, dilation, stride, out_shape)], out=best)
+        winner = np.zeros(best.shape, dtype=np.uint8 if len(offsets) <= 256 else np.uint16)
+        better = np.empty(best.shape, dtype=bool)
+        for k, offset in enumerate(offsets[1:], start=1):
+            view = xp[_offset_slices(offset, dilation, stride, out_shape)]
+            np.greater(view, best, out=better)
+            np.copyto(winner, k, where=better)
+            np.maximum(best, view, out=best)
         self.meta = (x.shape, xp.shape, kernel, stride, padding, dilation, out_shape)
-        self.save_for_backward(xp, best)
+        if not fastpath.enabled() or self._needs_reference(best, padding):
+            self.winner = None
+            self.save_for_backward(xp, best)
+        else:
+            self.winner = winner
+            self.save_for_backward(None, best)
         return best
+
+    @staticmethod
+    def _needs_reference(best: np.ndarray, padding: tuple) -> bool:
+        if best.dtype.kind != "f":
+            return False
+        if np.isnan(best).any():
+            return True
+        return any(lo or hi for lo, hi in padding) and bool(np.isneginf(best).any())
 
     def _winners(self):
         """Yield ``(offset index, slices, mask)``: where each offset is its window's first maximum."""
@@ -63,6 +85,30 @@ class MaxPoolNd(Function):
             yield k, slices, hit
 
     def backward(self, grad_out: np.ndarray) -> tuple:
+        _, xp_shape, kernel, stride, padding, dilation, out_shape = self.meta
+        if self.winner is None:
+            return self._backward_reference(grad_out)
+        zero = grad_out.dtype.type(0)
+        extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+        disjoint = all(s >= e for s, e in zip(stride, extents))
+        # Windows that tile the padded input exactly write every cell once: no zero-fill needed.
+        tiles = all(d == 1 and s == k and m * s == n
+                    for k, s, d, m, n in zip(kernel, stride, dilation, out_shape, xp_shape[2:]))
+        tiles = tiles and bool(np.isfinite(grad_out).all())  # inf·0 would leave NaN where no gradient goes
+        grad = np.empty(xp_shape, dtype=grad_out.dtype) if tiles else np.zeros(xp_shape, dtype=grad_out.dtype)
+        hit = np.empty(self.winner.shape, dtype=bool)
+        for k, offset in enumerate(_offsets(kernel)):
+            np.equal(self.winner, k, out=hit)
+            target = grad[_offset_slices(offset, dilation, stride, out_shape)]
+            if tiles:
+                np.multiply(grad_out, hit, out=target)
+            elif disjoint:
+                np.copyto(target, grad_out, where=hit)
+            else:
+                target += np.where(hit, grad_out, zero)
+        return (K.unpad(grad, ((0, 0), (0, 0)) + padding),)
+
+    def _backward_reference(self, grad_out: np.ndarray) -> tuple:
         _, xp_shape, _, _, padding, _, _ = self.meta
         grad = np.zeros(xp_shape, dtype=grad_out.dtype)
         zero = grad_out.dtype.type(0)
@@ -73,9 +119,12 @@ class MaxPoolNd(Function):
     def indices(self, in_spatial: tuple) -> np.ndarray:
         """PyTorch's ``return_indices``: the flat index of each maximum within its channel's plane."""
         _, _, kernel, stride, padding, dilation, out_shape = self.meta
-        winner = np.zeros(self.saved[1].shape, dtype=np.int64)
-        for k, _, hit in self._winners():
-            winner[hit] = k
+        if self.winner is not None:
+            winner = self.winner.astype(np.int64)
+        else:
+            winner = np.zeros(self.saved[1].shape, dtype=np.int64)
+            for k, _, hit in self._winners():
+                winner[hit] = k
         taps = np.array(_offsets(kernel))[winner]  # (..., nd) offset of the winner
         flat = np.zeros(winner.shape, dtype=np.int64)
         for axis, (s, d, (lo, _), n) in enumerate(zip(stride, dilation, padding, in_spatial)):

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from cnnkit.cli import main
 from cnnkit.cli.errors import CLIError
-from cnnkit.cli.predict import preprocess_digit, softmax
+from cnnkit.cli.predict import preprocess_digit, preprocess_image, softmax
 
 
 def _seven(size=(200, 100), ink="black", paper="white", mode="RGB") -> Image.Image:
@@ -127,3 +127,27 @@ def test_without_pillow_the_message_names_the_extra(trained_run, tmp_path, monke
     assert main(["predict", trained_run, str(path)]) == 2
     err = capsys.readouterr().err
     assert "needs Pillow" in err and 'pip install "cnnkit[viz]"' in err and len(err.splitlines()) == 1
+
+
+def test_fashion_and_colour_images_fill_the_field():
+    # Fashion-MNIST: a dark 40×80 box on white → light on black, longer side 28, centred.
+    page = np.full((100, 100), 255, np.uint8)
+    page[10:90, 30:70] = 0
+    item = preprocess_image(page, "fashion_mnist", (1, 28, 28))
+    assert item.shape == (1, 28, 28) and item.max() == 255.0
+    assert _ink_box(item[0]) == (28, 14)
+    assert np.nonzero(item[0].any(axis=0))[0].tolist() == list(range(7, 21))
+    # CIFAR-10: the centre square of a 60×40 image, resized to 32×32, channels first, 0..255.
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, 10:50] = (255, 128, 0)  # the central 40 columns: the square kept
+    out = preprocess_image(rgb, "cifar10", (3, 32, 32))
+    assert out.shape == (3, 32, 32)
+    np.testing.assert_allclose(out[:, 16, 16], [255, 128, 0])
+    np.testing.assert_allclose(out.reshape(3, -1).min(axis=1), [255, 128, 0])  # nothing outside it kept
+
+
+def test_report_on_the_shared_run(trained_run, tiny_mnist, tmp_path, capsys):
+    pytest.importorskip("cnnkit.cli.report")
+    out = tmp_path / "page.html"
+    assert main(["report", trained_run, "--out", str(out), "--images", "2"]) == 0
+    assert out.read_text().lstrip().lower().startswith("<!doctype html")

@@ -13,7 +13,6 @@ import cnnkit
 from cnnkit.cli import main
 from cnnkit.cli import common, train
 
-from .conftest import TINY
 
 
 def test_train_writes_a_complete_run_directory(trained_output):

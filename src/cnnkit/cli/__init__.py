@@ -20,7 +20,9 @@ import os
 import sys
 from typing import Any, NoReturn, Optional, Sequence
 
-from cnnkit.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, known_errors, report
+# The module, not its names: ``report`` is also a subcommand module (cnnkit.cli.report), and
+# importing it rebinds that attribute of this package.
+from cnnkit.cli import errors
 
 # Subcommands written as separate modules, each exposing add_parser(sub); optional ones are
 # registered only when present.
@@ -32,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error: ``cnnkit train: argument --epochs: must be at least 1, got 0``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+        self.exit(errors.EXIT_USER_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -127,9 +129,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.debug:
             raise
         print(f"\ncnnkit {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except known_errors() as error:
+        return errors.EXIT_INTERRUPTED
+    except errors.known_errors() as error:
         if args.debug:
             raise
-        report(args.command, error)
-        return EXIT_USER_ERROR
+        errors.report(args.command, error)
+        return errors.EXIT_USER_ERROR

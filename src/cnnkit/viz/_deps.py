@@ -41,7 +41,7 @@ def require_pyplot(caller: str) -> ModuleType:
     return plt
 
 
-def new_figure(caller: str, figsize: tuple, dpi: int) -> Any:
+def new_figure(caller: str, figsize: tuple, dpi: int, layout: Any = None) -> Any:
     """A matplotlib Figure that is not registered with pyplot (so it is never shown or leaked).
 
     Figures built with ``matplotlib.figure.Figure`` directly are garbage-collected like any
@@ -49,7 +49,7 @@ def new_figure(caller: str, figsize: tuple, dpi: int) -> Any:
     """
     require_pyplot(caller)
     from matplotlib.figure import Figure
-    return Figure(figsize=figsize, dpi=dpi)
+    return Figure(figsize=figsize, dpi=dpi, layout=layout)
 
 
 def save_figure(fig: Any, path: Any) -> None:

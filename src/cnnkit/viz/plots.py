@@ -265,9 +265,10 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, class_names: Optional[Sequen
     else:
         values = counts
     side = max(4.0, 0.6 * k)
-    fig = new_figure("plot_confusion_matrix()", figsize or (side + 1.0, side + 0.8), dpi)
+    # constrained layout keeps the colorbar's labels inside the figure (tight_layout may clip them)
+    fig = new_figure("plot_confusion_matrix()", figsize or (side + 1.0, side + 0.8), dpi, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(values, cmap=cmap, vmin=0, interpolation="nearest")
+    image = ax.imshow(values, cmap=cmap, vmin=0, vmax=1.0 if normalize else None, interpolation="nearest")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     if k <= 30:  # beyond that the numbers would not fit in the cells
         threshold = values.max() / 2 if values.max() > 0 else 1
@@ -284,5 +285,4 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, class_names: Optional[Sequen
     accuracy = np.trace(counts) / total if total else float("nan")
     ax.set_title(f"confusion matrix{' (row-normalised)' if normalize else ''}: accuracy {accuracy:.2%} "
                  f"of {total}", fontsize=10)
-    fig.tight_layout()
     return _finish(fig, path)

@@ -86,18 +86,20 @@ def kernel_offsets(kernel: Sequence[int]) -> list:
 
 
 def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
-           groups: int = 1) -> tuple:
+           groups: int = 1, out: Optional[np.ndarray] = None) -> tuple:
     """Gather windows into one column matrix per group: ``(G, C/G·prod(kernel), N·L)``.
 
     Returns the matrix and the output spatial shape. Rows run over (c, *kernel), matching a
     weight reshaped to ``(G, C_out/G, C/G·prod(kernel))``; columns over (n, *out). The layout
     ``(C, *kernel, N, *out)`` makes every kernel tap one copy of contiguous rows (a transpose of
-    N and C only), where a window view would be gathered with tiny inner strides.
+    N and C only), where a window view would be gathered with tiny inner strides. ``out``, when
+    given, is a C-contiguous buffer of ``C·prod(kernel)·N·L`` elements to fill (reused memory).
     """
     n, c = xp.shape[:2]
     out_shape = tuple(conv_output_size(w, k, 0, s, d)
                       for w, k, s, d in zip(xp.shape[2:], kernel, stride, dilation))
-    cols = np.empty((c, *kernel, n, *out_shape), dtype=xp.dtype)
+    shape = (c, *kernel, n, *out_shape)
+    cols = np.empty(shape, dtype=xp.dtype) if out is None else out.reshape(shape)
     for offset in kernel_offsets(kernel):
         block = xp[offset_slices(offset, dilation, stride, out_shape)]  # (N, C, *out)
         cols[(slice(None),) + offset] = block.swapaxes(0, 1)

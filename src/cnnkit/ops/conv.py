@@ -4,14 +4,21 @@ Forward gathers windows into one matrix per group and multiplies once; backward 
 saved column matrix for the weight gradient and scatters the column gradient back with one
 slice-add per kernel offset (never a loop over output pixels). Padding here is zeros and may be
 asymmetric (TensorFlow-style 'same'); other padding modes are applied before, by ``PadMode``.
+
+The column matrix (tens of MB at LeNet sizes) comes from :mod:`cnnkit.backend.fastpath`'s buffer
+pool and goes back to it once backward has used it (or at once without a graph), so a training
+loop does not page-fault a fresh one in every step.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
+from cnnkit.backend import fastpath
 
 
 class ConvNd(Function):
@@ -20,34 +27,52 @@ class ConvNd(Function):
         widths = ((0, 0), (0, 0)) + tuple(padding)
         xp = K.pad(x, widths)
         kernel = w.shape[2:]
-        cols, out_shape = K.im2col(xp, kernel, stride, dilation, groups)  # (G, Cg·k, N·L)
         n, c_out = x.shape[0], w.shape[0]
+        out_shape = tuple(K.conv_output_size(s, k, 0, st, d) for s, k, st, d in zip(xp.shape[2:], kernel, stride, dilation))
+        pooled = fastpath.enabled()
+        buffer = fastpath.take((xp.shape[1] * math.prod(kernel) * n * math.prod(out_shape),), xp.dtype) if pooled else None
+        cols, out_shape = K.im2col(xp, kernel, stride, dilation, groups, out=buffer)  # (G, Cg·k, N·L)
         wm = w.reshape(groups, c_out // groups, -1)
         out = np.matmul(wm, cols).reshape((c_out, n, *out_shape))  # one GEMM per group
         if bias:
             out += bias[0].reshape((c_out,) + (1,) * (len(out_shape) + 1))
-        self.save_for_backward(cols, wm)
+        if self.requires_grad:
+            self.save_for_backward(cols, wm, buffer)
+        elif buffer is not None:
+            fastpath.give(buffer)  # no graph: nothing will read the columns again
         self.meta = (xp.shape, widths, kernel, stride, dilation, out_shape, groups)
         return out.swapaxes(0, 1)  # NCHW view of a CNHW buffer: no copy
 
     def backward(self, grad_out: np.ndarray) -> tuple:
-        cols, wm = self.saved
+        cols, wm, _ = self.saved
         xp_shape, widths, kernel, stride, dilation, out_shape, groups = self.meta
         c_out = grad_out.shape[1]
-        # (N, C_out, *out) -> (G, C_out/G, N·L), the layout of the forward GEMM's output.
-        rows = grad_out.shape[0] * int(np.prod(out_shape))
+        # (N, C_out, *out) -> (G, C_out/G, N·L), the layout of the forward GEMM's output (no copy
+        # when grad_out keeps that CNHW layout, as ReLU and pooling outputs of a conv do).
+        rows = grad_out.shape[0] * math.prod(out_shape)
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
         gx = gw = None
         if self.needs_input_grad[0]:
             dcols = np.matmul(wm.transpose(0, 2, 1), g)
             gx = K.unpad(K.col2im(dcols, xp_shape, kernel, stride, dilation, out_shape), widths)
         if self.needs_input_grad[1]:
-            gw = np.matmul(g, cols.transpose(0, 2, 1)).reshape((c_out, -1, *kernel))
+            # cols @ gᵀ, transposed afterwards: OpenBLAS runs g @ colsᵀ (a short-wide times a long
+            # transposed operand) up to 10× slower for the same product at conv shapes.
+            gw = np.matmul(cols, g.transpose(0, 2, 1)).transpose(0, 2, 1)
+            gw = np.ascontiguousarray(gw).reshape((c_out, -1, *kernel))
         grads = (gx, gw)
         if len(self.needs_input_grad) == 3:
-            gb = grad_out.sum(axis=(0,) + tuple(range(2, grad_out.ndim))) if self.needs_input_grad[2] else None
+            gb = g.sum(axis=2).reshape(c_out) if self.needs_input_grad[2] else None
             grads += (gb,)
         return grads
+
+    def release(self) -> None:
+        if self.saved and self.saved[2] is not None:
+            buffer = self.saved[2]
+            super().release()
+            fastpath.give(buffer)
+            return
+        super().release()
 
 
 class PadMode(Function):

@@ -13,6 +13,7 @@ Example:
 
 from cnnkit import autograd as autograd
 from cnnkit import callbacks as callbacks
+from cnnkit import data as data
 from cnnkit import datasets as datasets
 from cnnkit import functional as functional
 from cnnkit import io as io

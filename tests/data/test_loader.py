@@ -330,3 +330,28 @@ def test_model_fit_from_an_unshuffled_loader_equals_fit_on_arrays():
     b.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     for k, v in weights(a).items():
         np.testing.assert_array_equal(v, weights(b)[k], err_msg=k)
+
+
+def test_fit_from_epoch_two_follows_the_loaders_epoch_two_order():
+    # Resuming at initial_epoch=2 with a fresh loader must see epoch 2's order, not epoch 0's.
+    x, y = tiny_images()
+    y = np.arange(len(y))  # labels name the samples, so the recorded batches give the order
+    seen = []
+    m = model()
+    m.train_step = lambda batch: seen.append(np.asarray(batch[1]).copy()) or {"loss": 0.0}
+    m.fit(DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=3), epochs=3, initial_epoch=2, verbose=0)
+    twin = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=3)
+    first = np.concatenate([yb for _, yb in twin])
+    twin.set_epoch(2)
+    expected = np.concatenate([yb for _, yb in twin])
+    assert not np.array_equal(first, expected)
+    np.testing.assert_array_equal(np.concatenate(seen), expected)
+
+
+def test_one_array_loader_predicts_and_three_part_batches_are_refused():
+    x, _ = tiny_images(40)
+    m = model()
+    out = m.predict(DataLoader(TensorDataset(x), batch_size=16))
+    assert out.shape == (40, 2)
+    with pytest.raises(ValueError, match=r"3 parts.*\(x, y\)"):
+        m.fit(DataLoader(TensorDataset(x, np.zeros(40, np.int64), np.ones(40)), batch_size=16), epochs=1, verbose=0)

@@ -65,10 +65,15 @@ class IterableBatches:
 
     def __iter__(self) -> Iterator[tuple]:
         for item in self.batches:
-            if isinstance(item, (tuple, list)) and len(item) == 2:
+            if not isinstance(item, (tuple, list)):
+                yield as_array(item, "x"), None
+            elif len(item) == 1:  # a one-array TensorDataset gives (x,) batches, as PyTorch's
+                yield as_array(item[0], "x"), None
+            elif len(item) == 2:
                 yield as_array(item[0], "x"), as_array(item[1], "y")
             else:
-                yield as_array(item, "x"), None
+                raise ValueError(f"a batch from the data iterable has {len(item)} parts; batches must be x, (x,) "
+                                 "or (x, y) (sample weights in batches are not supported)")
 
 
 def batches(x: Any, y: Optional[Any], batch_size: int, shuffle: bool, fold_single_tail: bool = False) -> Any:

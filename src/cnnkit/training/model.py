@@ -271,6 +271,8 @@ class Model:
             self._epoch = epoch
             self.module.train()
             cbs.call("on_epoch_begin", epoch, {})
+            if hasattr(x, "set_epoch"):  # a DataLoader's order then depends on the epoch only (resume)
+                x.set_epoch(epoch)
             logs, batches, non_finite = self._run_epoch(data, cbs)
             self.stopped_by_non_finite = non_finite
             if non_finite and batches == 0:

@@ -19,6 +19,12 @@ _offset_slices = K.offset_slices
 _offsets = K.kernel_offsets
 
 
+def _like_layout(shape: tuple, model: np.ndarray, make, dtype) -> np.ndarray:
+    """A new array of ``shape`` whose axes lie in memory in the order of ``model``'s strides."""
+    perm = sorted(range(model.ndim), key=lambda a: -model.strides[a])
+    return make([shape[a] for a in perm], dtype=dtype).transpose(np.argsort(perm))
+
+
 class MaxPoolNd(Function):
     """Max over windows. ``padding`` holds ``(before, after)`` pairs (after includes ceil overhang).
 
@@ -37,13 +43,19 @@ class MaxPoolNd(Function):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = K.pad(x, ((0, 0), (0, 0)) + padding, mode="zeros", value=fill)
         offsets = _offsets(kernel)
-        best = xp[_offset_slices(offsets[0], dilation, stride, out_shape)].copy()
-        winner = np.zeros(best.shape, dtype=np.uint8 if len(offsets) <= 256 else np.uint16)
-        better = np.empty(best.shape, dtype=bool)
+        # order="K": keep the input's memory layout (a conv output is an NCHW view of a CNHW
+        # buffer); mixing layouts makes every elementwise pass a slow strided one.
+        best = np.copy(xp[_offset_slices(offsets[0], dilation, stride, out_shape)], order="K")
+        winner = np.zeros_like(best, dtype=np.uint8 if len(offsets) <= 256 else np.uint16)
+        better, step = np.empty_like(best, dtype=bool), np.empty_like(winner)
         for k, offset in enumerate(offsets[1:], start=1):
             view = xp[_offset_slices(offset, dilation, stride, out_shape)]
             np.greater(view, best, out=better)
-            np.copyto(winner, k, where=better)
+            # winner ← k where better: winner + better·(k − winner) in wrap-around unsigned
+            # arithmetic, three fast passes (a masked copyto is ~10× slower than all three).
+            np.subtract(winner.dtype.type(k), winner, out=step)
+            np.multiply(step, better, out=step)
+            np.add(winner, step, out=winner)
             np.maximum(best, view, out=best)
         self.meta = (x.shape, xp.shape, kernel, stride, padding, dilation, out_shape)
         if not fastpath.enabled() or self._needs_reference(best, padding):
@@ -95,8 +107,8 @@ class MaxPoolNd(Function):
         tiles = all(d == 1 and s == k and m * s == n
                     for k, s, d, m, n in zip(kernel, stride, dilation, out_shape, xp_shape[2:]))
         tiles = tiles and bool(np.isfinite(grad_out).all())  # inf·0 would leave NaN where no gradient goes
-        grad = np.empty(xp_shape, dtype=grad_out.dtype) if tiles else np.zeros(xp_shape, dtype=grad_out.dtype)
-        hit = np.empty(self.winner.shape, dtype=bool)
+        grad = _like_layout(xp_shape, self.winner, np.empty if tiles else np.zeros, grad_out.dtype)
+        hit = np.empty_like(self.winner, dtype=bool)
         for k, offset in enumerate(_offsets(kernel)):
             np.equal(self.winner, k, out=hit)
             target = grad[_offset_slices(offset, dilation, stride, out_shape)]

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print a zoo model's layer table",
                        description="Print a zoo model's layer table: output shapes, parameters, MACs and "
                                    "receptive fields.")
-    p.add_argument("model", help="a name from `cnnkit models`")
+    p.add_argument("model", metavar="MODEL", help="a name from `cnnkit models`")
     p.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
                    help="one sample's shape (default: the shape the model is built for)")
     p.add_argument("--macs", default="weights", choices=("weights", "with_bias"))

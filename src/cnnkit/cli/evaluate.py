@@ -23,15 +23,15 @@ def add_parser(sub: Any) -> None:
                                    "accuracy and the confusion matrix (printed and as PNG).")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT",
                    help="a `cnnkit train` run directory or a .safetensors checkpoint")
-    p.add_argument("--dataset", default=None,
+    p.add_argument("--dataset", default=None, metavar="NAME",
                    help=f"one of {', '.join(DATASETS)} (default: the run's dataset, else mnist)")
-    p.add_argument("--model", default=None, help="the zoo model of a weights-only checkpoint")
-    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N test images")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--data", default=None, help="directory with the dataset files")
+    p.add_argument("--model", default=None, metavar="NAME", help="the zoo model of a weights-only checkpoint")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="evaluate only the first N test images")
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    p.add_argument("--data", default=None, metavar="DIR", help="directory with the dataset files")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
     p.add_argument("--normalize", action="store_true", help="draw the PNG with rows as fractions of each class")
-    p.add_argument("--out", default=None, help="where to write the PNG (default: confusion_matrix.png beside the "
+    p.add_argument("--out", default=None, metavar="PNG", help="where to write the PNG (default: confusion_matrix.png beside the "
                                                "checkpoint)")
     p.set_defaults(run=run)
 
@@ -67,15 +67,16 @@ def run(args: argparse.Namespace) -> int:
     predicted = scores.argmax(axis=1)
     matrix = confusion_matrix(y, predicted, num_classes=k)
     accuracy = float(np.trace(matrix)) / max(len(y), 1)
-    print(f"{trained.checkpoint} on {trained.dataset} test set ({len(y)} images)")
-    print(f"accuracy {accuracy:.2%} ({int(np.trace(matrix))}/{len(y)})")
-    print(format_matrix(matrix, names))
     out = args.out or os.path.join(trained.directory, "confusion_matrix.png")
-    try:
+    try:  # the PNG first, so `cnnkit evaluate RUN | head` still writes it
         from cnnkit import viz
 
         viz.plot_confusion_matrix(y, predicted, class_names=names, normalize=args.normalize, path=out)
-        print(f"wrote {out}")
-    except ImportError as error:  # matplotlib missing: the numbers above are the result
-        print(f"confusion-matrix PNG skipped: {error}")
+        wrote = f"wrote {out}"
+    except ImportError as error:  # matplotlib missing: the numbers printed are the result
+        wrote = f"confusion-matrix PNG skipped: {error}"
+    print(f"{trained.checkpoint} on {trained.dataset} test set ({len(y)} images)")
+    print(f"accuracy {accuracy:.2%} ({int(np.trace(matrix))}/{len(y)})")
+    print(format_matrix(matrix, names))
+    print(wrote)
     return 0

@@ -25,10 +25,10 @@ def add_parser(sub: Any) -> None:
                        description="Compare each parameter's backpropagated gradient with centred finite "
                                    "differences (float64) on a random subset of its entries; exit 1 when any "
                                    "entry fails. Large models (alexnet, vgg16) take minutes.")
-    p.add_argument("model", help="a name from `cnnkit models`")
-    p.add_argument("--samples", type=positive_int, default=4, help="entries checked per parameter (default 4)")
-    p.add_argument("--batch-size", type=positive_int, default=2, help="random inputs in the batch (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs, labels and entries")
+    p.add_argument("model", metavar="MODEL", help="a name from `cnnkit models`")
+    p.add_argument("--samples", type=positive_int, default=4, metavar="N", help="entries checked per parameter (default 4)")
+    p.add_argument("--batch-size", type=positive_int, default=2, metavar="N", help="random inputs in the batch (default 2)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the weights, inputs, labels and entries")
     p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
     p.add_argument("--rtol", type=float, default=1e-5)
     p.add_argument("--atol", type=float, default=1e-8)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnkit.cli.common import DATASETS, load_trained, prepare
+from cnnkit.cli.common import DATASETS, load_trained, positive_int, prepare
 from cnnkit.cli.errors import CLIError, MissingExtra
 
 BORDER = 0.05  # share of each side used to decide whether the background is light
@@ -162,10 +162,10 @@ def add_parser(sub: Any) -> None:
                                    "centred by mass in 28×28).")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file or a `cnnkit train` run directory")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    p.add_argument("--dataset", default=None, help=f"what the model was trained on: {', '.join(DATASETS)} "
+    p.add_argument("--dataset", default=None, metavar="NAME", help=f"what the model was trained on: {', '.join(DATASETS)} "
                                                    "(default: from the checkpoint or run, else mnist)")
-    p.add_argument("--model", default=None, help="the zoo model of a weights-only checkpoint")
-    p.add_argument("--top", type=int, default=None, help="print only the N most probable classes")
+    p.add_argument("--model", default=None, metavar="NAME", help="the zoo model of a weights-only checkpoint")
+    p.add_argument("--top", type=positive_int, default=None, metavar="N", help="print only the N most probable classes")
     p.set_defaults(run=run)
 
 

@@ -29,22 +29,22 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a model from the zoo on a dataset",
                        description="Train a zoo model and write checkpoints, metrics, results and plots to a run "
                                    "directory.")
-    p.add_argument("--model", default="lenet5", help="a name from `cnnkit models` (default lenet5)")
-    p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(DATASETS)} (default mnist; see "
+    p.add_argument("--model", default="lenet5", metavar="NAME", help="a name from `cnnkit models` (default lenet5)")
+    p.add_argument("--dataset", default="mnist", metavar="NAME", help=f"one of {', '.join(DATASETS)} (default mnist; see "
                                                       "`cnnkit datasets`)")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--epochs", type=positive_int, default=5, metavar="N")
+    p.add_argument("--batch-size", type=positive_int, default=128, metavar="N")
     p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's Keras default)")
     p.add_argument("--schedule", default="cosine", choices=("none", "cosine", "step"),
                    help="learning-rate schedule over the epochs: cosine annealing (default), ×0.1 at 2/3, or none")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--validation-split", type=float, default=1 / 12, help="held-out share of the training set")
-    p.add_argument("--limit", type=positive_int, default=None,
+    p.add_argument("--seed", type=int, default=0, metavar="N")
+    p.add_argument("--validation-split", type=float, default=1 / 12, metavar="FRACTION", help="held-out share of the training set")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use only the first N training and N test images (quick runs)")
-    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<timestamp>)")
+    p.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/<model>-<dataset>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    p.add_argument("--data", default=None, help="directory with the dataset files (nothing is downloaded then)")
+    p.add_argument("--data", default=None, metavar="DIR", help="directory with the dataset files (nothing is downloaded then)")
     p.add_argument("--no-download", action="store_true",
                    help="never touch the network (as CNNKIT_OFFLINE=1): fail if the dataset is not cached")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))

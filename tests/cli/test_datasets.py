@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-import cnnkit
 from cnnkit.cli import main
-
-pytestmark = pytest.mark.skipif(not hasattr(cnnkit.datasets, "available"), reason="no dataset registry")
 
 
 def test_lists_every_dataset_and_where(tmp_path, monkeypatch, capsys):

@@ -136,7 +136,7 @@ def test_train_on_cifar10_layout(tmp_path, monkeypatch, capsys):
         seen.update(name=name, download=download)
         return data
 
-    monkeypatch.setattr(cnnkit.datasets, "load", fake_load, raising=False)
+    monkeypatch.setattr(cnnkit.datasets, "load", fake_load)
     monkeypatch.setitem(cnnkit.models.MODELS, "tiny_rgb", (lambda num_classes=10: cnnkit.nn.Sequential(
         cnnkit.nn.Conv2d(3, 4, 4, stride=4), cnnkit.nn.ReLU(), cnnkit.nn.Flatten(),
         cnnkit.nn.Linear(4 * 8 * 8, num_classes)), (3, 32, 32)))

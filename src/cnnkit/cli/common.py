@@ -61,12 +61,7 @@ def load_raw(dataset: str, path: Optional[str] = None, download: bool = True) ->
     """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays from ``cnnkit.datasets``."""
     from cnnkit import datasets
 
-    load = getattr(datasets, "load", None)
-    if load is not None:
-        return load(dataset, path=path, download=download)
-    if dataset != "mnist":  # a cnnkit without the dataset registry knows MNIST only
-        raise CLIError(f"dataset {dataset!r} is not available in this cnnkit; use mnist")
-    return datasets.mnist.load_data(path)
+    return datasets.load(dataset, path=path, download=download)
 
 
 def prepare(images: np.ndarray, normalisation: Sequence, shape: Sequence[int], what: str) -> np.ndarray:

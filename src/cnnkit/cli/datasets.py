@@ -22,11 +22,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from cnnkit import datasets
 
-    available = getattr(datasets, "available", None)
-    if available is None:  # a cnnkit without the dataset registry: MNIST only, embedded
-        print("mnist  MNIST (embedded in the package)")
-        return 0
-    records = available(verify=args.verify)
+    records = datasets.available(verify=args.verify)
     if args.json:
         print(json.dumps([r.as_dict() for r in records], indent=2))
         return 0

@@ -3,10 +3,10 @@
 The run directory holds ``model.safetensors`` (architecture, weights, optimizer; reload with
 ``cnnkit.load_model``), ``best.safetensors`` (best validation accuracy), ``metrics.csv``,
 ``history.json``, ``result.json`` (the dataset, its normalisation, accuracies, wall time and
-images/s), and, with matplotlib, ``history.png`` (loss/accuracy curves), ``filters.png`` (the
-first convolution's filters) and ``report.html`` when ``cnnkit.viz.inspector`` is present. A backup is written after every epoch; after Ctrl-C (or a
-crash), ``--resume`` continues from the last completed epoch with the same result as an
-uninterrupted run.
+images/s), and, with the viz extra, ``history.png`` (loss/accuracy curves), ``filters.png`` (the
+first convolution's filters) and ``report.html`` (:func:`cnnkit.viz.inspector.write_report`).
+A backup is written after every epoch; after Ctrl-C (or a crash), ``--resume`` continues from
+the last completed epoch with the same result as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -137,33 +137,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _figures(model: Any, history: dict, x: np.ndarray, y: np.ndarray, out: str) -> list:
-    """Write the curves, first-layer filters and (when available) the HTML report; best effort
-    without matplotlib: one line says what is missing and the run still succeeds."""
-    try:
-        from cnnkit import nn, viz
+    """Write the curves, the first convolution's filters and the HTML report; return the names
+    written. Best effort without the viz extra: one line says what is missing, the run succeeds."""
+    from cnnkit import nn, viz
 
-        first_conv = next((m for m in model.module.modules() if isinstance(m, nn.Conv2d)), None)
+    written: list = []
+    first_conv = next((m for m in model.module.modules() if isinstance(m, nn.Conv2d)), None)
+    try:
         viz.plot_history(history, path=os.path.join(out, "history.png"))
-        written = ["history.png"]
+        written.append("history.png")
         if first_conv is not None:
             viz.plot_filters(first_conv, path=os.path.join(out, "filters.png"))
             written.append("filters.png")
-        inspector = _optional("cnnkit.viz.inspector")
-        if inspector is not None and hasattr(inspector, "write_report"):
-            inspector.write_report(model, x, y, os.path.join(out, "report.html"))
-            written.append("report.html")
-    except ImportError as error:  # matplotlib or Pillow missing: the viz extra
+        from cnnkit.viz.inspector import write_report
+
+        write_report(model, x, y, os.path.join(out, "report.html"))
+        written.append("report.html")
+    except ImportError as error:  # matplotlib or Pillow missing (cnnkit.viz names the extra)
         print(f"plots skipped: {error}")
-        return []
     return written
-
-
-def _optional(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name != module:
-            raise
-        return None

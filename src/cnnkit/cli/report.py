@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 import numpy as np
@@ -70,18 +69,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({trained.checkpoint} on {len(y)} {trained.dataset} test image(s))")
     return 0
 
-
-class _CallableModule(type(os)):
-    """Temporary shim: importing this module sets the attribute ``cnnkit.cli.report`` to it, which
-    hides the ``report`` error printer that ``cnnkit/cli/__init__.py`` imports from
-    ``cnnkit.cli.errors`` under the same name; calling the module forwards to that printer so
-    ``main()`` keeps reporting errors in one line. Remove once ``cli/__init__.py`` calls
-    ``errors.report`` through another name."""
-
-    def __call__(self, command: str, error: BaseException, stream: Any = None) -> None:
-        from cnnkit.cli.errors import report
-
-        report(command, error, stream)
-
-
-sys.modules[__name__].__class__ = _CallableModule

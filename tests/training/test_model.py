@@ -601,6 +601,18 @@ def test_final_softmax_fused_training_matches_logit_model():
     assert_same_weights(weights(a), weights(b))
 
 
+def test_backward_hooks_on_a_softmax_ending_model_still_fire_in_training():
+    # The fused path runs the model minus its Softmax; a backward hook on the whole model must still fire.
+    x, y = blobs(n=32)
+    net = mlp(softmax=True)
+    model = cnnkit.Model(net)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    calls = []
+    net.register_full_backward_hook(lambda m, grad_in, grad_out: calls.append(grad_out[0].shape))
+    model.train_on_batch(x[:8], y[:8])
+    assert calls == [(8, 4)]
+
+
 # ------------------------------------------------------------------------------------ errors
 def test_fit_before_compile_raises():
     model = cnnkit.Model(mlp())

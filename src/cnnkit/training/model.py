@@ -123,7 +123,8 @@ class Model:
         fused = (final is not None and self.loss_fn is None and self.loss_name in pairs[type(final)]
                  # Only a plain Sequential without hooks can be run up to its last layer instead.
                  and type(self.module).forward is Sequential.forward and not self.module._forward_hooks
-                 and not self.module._forward_pre_hooks)
+                 and not self.module._forward_pre_hooks and not self.module._backward_hooks
+                 and not self.module._backward_pre_hooks)
         if fused:
             logits = self.module[:-1](inputs)
             return final(logits), logits

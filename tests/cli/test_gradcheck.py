@@ -64,3 +64,16 @@ def test_gradcheck_mistakes(capsys):
     assert "did you mean lenet5" in capsys.readouterr().err
     assert main(["gradcheck", "lenet5", "--eps", "0"]) == 2
     assert "--eps must be positive" in capsys.readouterr().err
+
+
+def test_batchnorm_and_dropout_models(monkeypatch, capsys):
+    """BatchNorm is checked in training mode (batch statistics), dropout is switched off so every
+    evaluation is the same function."""
+    nn = cnnkit.nn
+    monkeypatch.setitem(cnnkit.models.MODELS, "tiny_bn", (lambda num_classes=3: nn.Sequential(
+        nn.Conv2d(3, 2, 4, stride=4), nn.BatchNorm2d(2), nn.ReLU(), nn.Dropout(0.5), nn.Flatten(),
+        nn.Linear(2 * 4 * 4, num_classes), nn.BatchNorm1d(num_classes)), (3, 16, 16)))
+    assert main(["gradcheck", "tiny_bn", "--samples", "3", "--batch-size", "3"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["0.weight", "0.bias", "1.weight", "1.bias", "5.weight", "5.bias", "6.weight",
+                                    "6.bias"]

@@ -5,7 +5,9 @@ mean cross-entropy of a small random batch with random labels. Backpropagation g
 parameter's gradient at once; for a random subset of ``--samples`` entries per parameter the
 centred difference ``(L(w + eps) - L(w - eps)) / 2 eps`` is compared with it. An entry passes when
 ``|analytic - numerical| <= atol + rtol * |numerical|`` (the rule of :func:`cnnkit.gradcheck`);
-the table shows the largest relative error ``|a - n| / max(|a|, |n|, atol)`` per parameter.
+the table shows per parameter the largest relative error ``|a - n| / max(|a|, |n|, atol / rtol)``,
+which is at most about ``rtol`` exactly when the entries pass (the floor keeps round-off on a
+near-zero gradient from reading as a large relative error).
 """
 
 from __future__ import annotations
@@ -55,12 +57,13 @@ def check_parameters(module: Any, x: np.ndarray, y: np.ndarray, samples: int, se
 
     Returns:
         One :class:`cnnkit.autograd.gradcheck.InputCheck` per parameter; ``max_rel_error`` is
-        ``|a - n| / max(|a|, |n|, atol)`` and ``worst_index`` the flat index of the worst entry.
+        ``|a - n| / max(|a|, |n|, atol / rtol)`` and ``worst_index`` the flat index of the worst entry.
     """
     from cnnkit import no_grad
     from cnnkit.tensor import Tensor
 
     rng = np.random.default_rng(seed)
+    floor = atol / rtol if rtol > 0 else max(atol, np.finfo(np.float64).tiny)
     xt, yt = Tensor(np.asarray(x, np.float64)), Tensor(np.asarray(y, np.int64))
     params = [(n, p) for n, p in module.named_parameters() if p.requires_grad and (names is None or n in names)]
     for _, p in params:
@@ -87,7 +90,7 @@ def check_parameters(module: Any, x: np.ndarray, y: np.ndarray, samples: int, se
         analytic = np.asarray(analytic_all, np.float64).reshape(-1)[chosen]
         error = np.abs(analytic - numerical)
         failing = ~(error <= atol + rtol * np.abs(numerical))  # NaN fails too
-        relative = error / np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), atol)
+        relative = error / np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), floor)
         worst = int(np.argmax(np.where(failing, np.inf, relative))) if len(chosen) else 0
         checks.append(InputCheck(name=name, shape=tuple(p.shape), passed=not bool(failing.any()),
                                  max_abs_error=float(np.max(error, initial=0.0)),
@@ -108,14 +111,16 @@ def run(args: argparse.Namespace) -> int:
     name = resolve_model(args.model)
     cnnkit.manual_seed(args.seed)
     module = models.get(name).double()
+    rng = np.random.default_rng(args.seed)
+    shape = models.input_shape(name)
+    x = rng.standard_normal((args.batch_size, *shape))
+    module.eval()  # one sample, to count the classes (BatchNorm needs eval mode for that)
+    with cnnkit.no_grad():
+        classes = int(module(cnnkit.Tensor(x[:1])).shape[1])
     module.train()
     for m in module.modules():  # a fresh dropout mask per evaluation would make L a different function
         if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
             m.eval()
-    rng = np.random.default_rng(args.seed)
-    shape = models.input_shape(name)
-    x = rng.standard_normal((args.batch_size, *shape))
-    classes = int(module(cnnkit.Tensor(x[:1])).shape[1])
     y = rng.integers(0, classes, args.batch_size)
     checks = check_parameters(module, x, y, args.samples, args.seed, args.eps, args.rtol, args.atol)
     width = max(len("parameter"), *(len(c.name) for c in checks))

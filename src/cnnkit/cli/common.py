@@ -77,16 +77,27 @@ def prepare(images: np.ndarray, normalisation: Sequence, shape: Sequence[int], w
         x = x.transpose(0, 3, 1, 2)  # channels-last from the loader → NCHW
     if x.ndim != 4:
         raise CLIError(f"{what}: expected images (N, H, W[, C]), got shape {x.shape}")
-    c, h, w = (int(s) for s in shape)
-    if x.shape[1] != c:
-        raise CLIError(f"{what} has {x.shape[1]} channel(s) but the model expects {c} (input {tuple(shape)})")
-    dh, dw = h - x.shape[2], w - x.shape[3]
+    dh, dw = check_fit(x.shape[1:], shape, what)
     if (dh, dw) != (0, 0):
-        if dh < 0 or dw < 0 or dh % 2 or dw % 2:
-            raise CLIError(f"the model expects inputs of shape {tuple(shape)}, {what} gives {tuple(x.shape[1:])}")
         x = np.pad(x, ((0, 0), (0, 0), (dh // 2, dh // 2), (dw // 2, dw // 2)))
     mean, std = (np.asarray(v, np.float32).reshape(1, -1, 1, 1) for v in normalisation)
     return (x.astype(np.float32) / np.float32(255.0) - mean) / std
+
+
+def check_fit(image_shape: Sequence[int], shape: Sequence[int], what: str) -> tuple:
+    """The padding ``(dh, dw)`` that fits images of ``image_shape`` (C, H, W) to the model's ``shape``.
+
+    Raises:
+        CLIError: the channels differ, or the images are larger or differ by an odd margin.
+    """
+    c, h, w = (int(s) for s in shape)
+    if int(image_shape[0]) != c:
+        raise CLIError(f"{what} has {image_shape[0]} channel(s) but the model expects {c} (input {tuple(shape)})")
+    dh, dw = h - int(image_shape[1]), w - int(image_shape[2])
+    if dh < 0 or dw < 0 or dh % 2 or dw % 2:
+        raise CLIError(f"the model expects inputs of shape {tuple(shape)}, {what} gives "
+                       f"{tuple(int(s) for s in image_shape)}")
+    return dh, dw
 
 
 def load_dataset(dataset: str, shape: Sequence[int], path: Optional[str] = None, download: bool = True,

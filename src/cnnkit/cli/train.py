@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.cli.common import DATASETS, NORMALISATION, load_dataset, positive_int, resolve_dataset, resolve_model
+from cnnkit.cli.common import (DATASETS, NORMALISATION, SHAPES, check_fit, load_dataset, positive_int, resolve_dataset,
+                               resolve_model)
 from cnnkit.cli.errors import CLIError
 
 __all__ = ["DATASETS", "NORMALISATION", "add_parser", "run"]
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{out} already holds a finished run; choose another --out")
 
     shape = models.input_shape(name)
+    check_fit(SHAPES[dataset], shape, dataset)  # before loading (or downloading) anything
     download = not args.no_download
     (x, y), (x_test, y_test) = load_dataset(dataset, shape, args.data, download, args.limit)
     n_val = int(len(x) * args.validation_split)

@@ -12,12 +12,35 @@ from typing import Optional
 import numpy as np
 
 from cnnkit.autograd.function import Function
+from cnnkit.backend import fastpath
 from cnnkit.ops._broadcast import unbroadcast
+
+
+def _channel_rows(a: np.ndarray) -> np.ndarray:
+    """``(N, C, *S)`` as ``(C, N·prod(S))``: a view when the memory is channel-major (conv outputs
+    are NCHW views of CNHW buffers), one copy otherwise."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, 0)).reshape(a.shape[1], -1)
+
+
+def _from_rows(rows: np.ndarray, shape: tuple) -> np.ndarray:
+    """Inverse of :func:`_channel_rows`: an NCHW view of the channel-major buffer."""
+    return np.moveaxis(rows.reshape((shape[1], shape[0]) + shape[2:]), 0, 1)
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Σ_j a[i, j]·b[i, j]`` per row, through BLAS (no temporary; its blocked float32
+    accumulation is ~10× more accurate than einsum's running sum over 10⁵ terms)."""
+    return np.matmul(a[:, None, :], b[:, :, None]).reshape(a.shape[0])
 
 
 class Normalize(Function):
     def forward(self, x: np.ndarray, *affine: np.ndarray, axes: tuple, eps: float,
                 stats: Optional[list] = None) -> np.ndarray:
+        self.per_channel = (fastpath.enabled() and x.ndim >= 2 and x.dtype.kind == "f"
+                            and axes == (0,) + tuple(range(2, x.ndim))
+                            and all(a.size == x.shape[1] and a.dtype == x.dtype for a in affine))
+        if self.per_channel:
+            return self._forward_channels(x, affine, eps, stats)
         mean = x.mean(axis=axes, keepdims=True)
         centred = x - mean
         var = (centred * centred).mean(axis=axes, keepdims=True)
@@ -33,7 +56,53 @@ class Normalize(Function):
         self.save_for_backward(xhat, inv, None, None)
         return xhat
 
+    def _forward_channels(self, x: np.ndarray, affine: tuple, eps: float, stats: Optional[list]) -> np.ndarray:
+        """BatchNorm's case (every axis but the channels) on ``(C, M)`` rows: each reduction runs
+        over contiguous memory, and the affine transform is one fused pass per output."""
+        rows = _channel_rows(x)
+        count = rows.shape[1]
+        mean = rows.mean(axis=1)
+        xhat = np.subtract(rows, mean[:, None])
+        var = _row_dots(xhat, xhat) / x.dtype.type(count)
+        inv = 1 / np.sqrt(var + x.dtype.type(eps))
+        np.multiply(xhat, inv[:, None], out=xhat)
+        if stats is not None:
+            keep = (1, -1) + (1,) * (x.ndim - 2)
+            stats.extend([mean.reshape(keep), var.reshape(keep)])
+        self.count, self.shape = count, x.shape
+        if not affine:
+            self.save_for_backward(xhat, inv, None, None)
+            return _from_rows(xhat, x.shape)
+        weight, bias = (a.reshape(-1) for a in affine)
+        out = np.multiply(xhat, weight[:, None])
+        out += bias[:, None]
+        self.save_for_backward(xhat, inv, weight, affine[1].shape, affine[0].shape)
+        return _from_rows(out, x.shape)
+
+    def _backward_channels(self, grad_out: np.ndarray) -> tuple:
+        xhat, inv, weight = self.saved[:3]
+        g = _channel_rows(grad_out)
+        gb = g.sum(axis=1)
+        gw = _row_dots(g, xhat)
+        gx = None
+        if self.needs_input_grad[0]:
+            # inv/M·(M·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) with ĝ = γ·g, so Σĝ = γ·gb and Σ(ĝ·x̂) = γ·gw.
+            scale = inv if weight is None else inv * weight
+            m = grad_out.dtype.type(self.count)
+            shift = np.multiply(xhat, (scale * gw / m)[:, None])
+            shift += (scale * gb / m)[:, None]
+            rows = np.multiply(g, scale[:, None])
+            rows -= shift
+            gx = _from_rows(rows, self.shape)
+        if weight is None:
+            return (gx,)
+        bias_shape, weight_shape = self.saved[3], self.saved[4]
+        return (gx, gw.reshape(weight_shape) if self.needs_input_grad[1] else None,
+                gb.reshape(bias_shape) if self.needs_input_grad[2] else None)
+
     def backward(self, grad_out: np.ndarray) -> tuple:
+        if self.per_channel:
+            return self._backward_channels(grad_out)
         xhat, inv, weight, bias_shape = self.saved
         ghat = grad_out if weight is None else grad_out * weight
         gx = None

@@ -91,3 +91,14 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(datasets, "run", interrupted)
     assert main(["datasets"]) == 130
     assert "cnnkit datasets: interrupted" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_take_the_dataset_is_refused_before_loading(tmp_path, monkeypatch, capsys):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the dataset was loaded")
+
+    monkeypatch.setattr("cnnkit.datasets.load", no_loading)
+    assert main(["train", "--dataset", "cifar10", "--model", "lenet5", "--out", str(tmp_path / "x")]) == 2
+    assert "cifar10 has 3 channel(s) but the model expects 1" in _one_line(capsys.readouterr().err, "train")
+    assert main(["train", "--dataset", "mnist", "--model", "alexnet", "--out", str(tmp_path / "x")]) == 2
+    assert "mnist has 1 channel(s) but the model expects 3" in _one_line(capsys.readouterr().err, "train")

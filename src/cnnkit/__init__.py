@@ -21,6 +21,7 @@ from cnnkit import keras as keras
 from cnnkit import models as models
 from cnnkit import nn as nn
 from cnnkit import optim as optim
+from cnnkit import viz as viz  # matplotlib and Pillow are imported only when a plot or image is made
 from cnnkit.autograd import AnomalyError as AnomalyError
 from cnnkit.autograd import GradcheckError as GradcheckError
 from cnnkit.autograd import detect_anomaly as detect_anomaly

@@ -151,3 +151,23 @@ def test_report_on_the_shared_run(trained_run, tiny_mnist, tmp_path, capsys):
     out = tmp_path / "page.html"
     assert main(["report", trained_run, "--out", str(out), "--images", "2"]) == 0
     assert out.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+def test_sixteen_bit_and_rotated_files(tmp_path):
+    from cnnkit.cli.predict import load_image
+
+    reference = preprocess_digit(_seven())
+    wide = (np.asarray(_seven().convert("L"), dtype=np.uint16) * 257)  # 0..65535
+    path = tmp_path / "deep.png"
+    Image.fromarray(wide).save(path)
+    assert load_image(str(path)).mode.startswith("I")
+    np.testing.assert_allclose(preprocess_digit(load_image(str(path))), reference, atol=1e-6)
+    # Stored rotated by 90° with EXIF orientation 6 ("rotate 90° clockwise to view"): read upright.
+    sideways = _seven().transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    jpeg = tmp_path / "phone.jpg"
+    sideways.save(jpeg, exif=exif, quality=95)
+    upright = load_image(str(jpeg))
+    assert upright.size == (200, 100)
+    np.testing.assert_allclose(preprocess_digit(upright), reference, atol=0.08)

@@ -37,10 +37,13 @@ def load_image(path: str) -> Any:
         FileNotFoundError: no such file.
     """
     Image = _pil("cnnkit predict")
+    from PIL import ImageOps
+
     try:
         with Image.open(path) as image:
             image.load()
-            return image.copy()
+            # Phone photos are stored sideways with an EXIF rotation tag; apply it as viewers do.
+            return ImageOps.exif_transpose(image)
     except FileNotFoundError:
         raise
     except Image.UnidentifiedImageError:
@@ -52,6 +55,11 @@ def load_image(path: str) -> Any:
 def _gray(image: Any) -> np.ndarray:
     """Grayscale in [0, 1] (float64); transparent areas are taken as white paper."""
     Image = _pil("preprocess_digit")
+    if isinstance(image, Image.Image) and (image.mode.startswith("I") or image.mode == "F"):
+        # 16/32-bit grayscale: convert("L") would clip everything above 255 to white.
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        return np.clip(values / top, 0.0, 1.0) if image.mode != "F" else np.clip(values, 0.0, 1.0)
     if not isinstance(image, Image.Image):
         array = np.asarray(image)
         if array.dtype.kind == "f":

@@ -3,13 +3,15 @@
 Subcommands: ``train`` (a zoo model on a dataset, writing a run directory), ``evaluate`` (accuracy,
 per-class accuracy and confusion matrix of a run or checkpoint), ``predict`` (classify image
 files), ``summary`` (a zoo model's layer table), ``gradcheck`` (a zoo model's gradients against
-finite differences), ``models`` (the zoo), ``datasets`` (what is available and where) and
-``version``; ``kernels``, ``report`` and ``bench`` when those modules are installed.
+finite differences), ``report`` (the HTML inspector of a run), ``kernels`` (the classic-kernel
+playground), ``bench`` (images/s against PyTorch), ``models`` (the zoo), ``datasets`` (what is
+available and where) and ``version``.
 
 A user's mistake (unknown model, wrong path, corrupted checkpoint, a file that is not an image, a
 dataset that cannot be loaded offline, ``--epochs 0``) prints one line ``cnnkit <command>:
 <message>`` on stderr and exits with code 2, as argparse does for a malformed command line; Ctrl-C
-exits with 130. ``--debug`` (before or after the subcommand) shows the traceback instead.
+exits with 130; ``gradcheck`` exits with 1 when a gradient is wrong. ``--debug`` (before or after
+the subcommand) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -18,16 +20,14 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, NoReturn, Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 # The module, not its names: ``report`` is also a subcommand module (cnnkit.cli.report), and
 # importing it rebinds that attribute of this package.
 from cnnkit.cli import errors
 
-# Subcommands written as separate modules, each exposing add_parser(sub); optional ones are
-# registered only when present.
-_COMMANDS = ("train", "evaluate", "predict", "gradcheck", "datasets")
-_OPTIONAL = ("kernels", "report", "bench")
+# Subcommands written as separate modules (cnnkit.cli.<name>), each exposing add_parser(sub).
+_COMMANDS = ("train", "evaluate", "predict", "report", "gradcheck", "kernels", "bench", "datasets")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     import cnnkit
 
     parser = _Parser(prog="cnnkit", description="cnnkit: CNNs from first principles on NumPy",
+                     formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=18, width=100),
                      epilog="Mistakes exit with code 2 and one line on stderr; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"cnnkit {cnnkit.__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
@@ -87,10 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_summary)
     for name in _COMMANDS:
         importlib.import_module(f"cnnkit.cli.{name}").add_parser(sub)
-    for name in _OPTIONAL:
-        module = _optional_module(f"cnnkit.cli.{name}")
-        if module is not None:
-            module.add_parser(sub)
     for subparser in sub.choices.values():
         if "--debug" in subparser._option_string_actions:
             continue
@@ -100,19 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _optional_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name != name:  # the module exists but one of its imports is missing: a real error
-            raise
-        return None
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
-    Exit codes: 0 success, 2 a user's mistake (one line on stderr), 130 interrupted.
+    Exit codes: 0 success, 2 a user's mistake (one line on stderr), 130 interrupted, 1 a failed
+    ``gradcheck``.
     """
     import cnnkit
 

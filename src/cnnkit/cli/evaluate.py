@@ -18,7 +18,7 @@ from cnnkit.cli.common import DATASETS, load_raw, load_trained, positive_int, pr
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="accuracy and confusion matrix of a run or checkpoint on a test set",
+    p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
                        description="Evaluate a trained model on its dataset's test set: overall and per-class "
                                    "accuracy and the confusion matrix (printed and as PNG).")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT",

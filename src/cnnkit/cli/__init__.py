@@ -70,7 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     import cnnkit
 
     parser = _Parser(prog="cnnkit", description="cnnkit: CNNs from first principles on NumPy",
-                     formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=18, width=100),
                      epilog="Mistakes exit with code 2 and one line on stderr; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"cnnkit {cnnkit.__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+import cnnkit.datasets as ds
 from cnnkit.datasets import DatasetError, mnist, read_idx
 
 
@@ -109,3 +110,14 @@ def test_mnist_is_embedded_in_the_package(monkeypatch):
     assert "CC BY-SA 3.0" in open(os.path.join(embedded, "README.md")).read()
     (x_train, _), (x_test, _) = mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+
+
+def test_mnist_looks_in_cnnkit_data_with_a_tilde_like_the_other_datasets(tmp_path, monkeypatch):
+    embedded = mnist._candidates(None)[-2]
+    (tmp_path / "data").mkdir()
+    os.symlink(embedded, tmp_path / "data" / "mnist")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CNNKIT_DATA", "~/data")
+    assert mnist._candidates(None)[0] == str(tmp_path / "data" / "mnist")
+    record = ds.info("mnist")
+    assert (record.status, record.location) == ("cached", str(tmp_path / "data" / "mnist"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from cnnkit.datasets.download import cache_dir
 from cnnkit.datasets.idx import DatasetError, read_idx
 
 title = "MNIST"
@@ -31,7 +32,8 @@ def _candidates(path: Optional[str]) -> list:
     if path:
         places.append(path)
     if os.environ.get("CNNKIT_DATA"):
-        places.append(os.path.join(os.environ["CNNKIT_DATA"], "mnist"))
+        # cache_dir() expands ``~`` and makes the path absolute, as for the downloaded datasets.
+        places.append(os.path.join(cache_dir(), "mnist"))
     here = os.path.dirname(os.path.abspath(__file__))
     places.append(os.path.join(here, "data", "mnist"))  # embedded: works offline right after install
     package = os.path.dirname(here)

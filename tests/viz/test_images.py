@@ -140,3 +140,17 @@ def test_missing_libraries_name_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'plot_history\(\) needs matplotlib.*pip install "cnnkit\[viz\]"'):
         plot_history({"loss": [1.0]})
+
+
+def test_plotting_leaves_the_users_matplotlib_backend_and_pyplot_alone(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, matplotlib; from cnnkit.viz import plot_history; "
+            f"plot_history({{'loss': [1.0, 0.5]}}, path={str(tmp_path / 'h.png')!r}); "
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'; "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "svg"})
+    with Image.open(tmp_path / "h.png") as image:
+        assert image.format == "PNG" and image.size == (450, 360)

@@ -23,31 +23,27 @@ def require_pil(caller: str) -> ModuleType:
     return Image
 
 
-def require_pyplot(caller: str) -> ModuleType:
-    """Return ``matplotlib.pyplot`` on the non-interactive Agg backend, or a clear ImportError.
+def require_matplotlib(caller: str) -> ModuleType:
+    """Return ``matplotlib`` or raise an ImportError naming ``caller`` and the install command.
 
-    Agg is selected before pyplot is first imported so that plotting never opens a window or
-    needs a display (servers, CI); if pyplot was already imported with another backend, the
-    figures made here are still drawn through their own Agg canvas when saved.
+    pyplot is never imported and no backend is selected: the user's own pyplot (an interactive
+    window, a notebook) keeps whatever backend it has or gets later.
     """
     try:
         import matplotlib
     except ImportError as error:
         raise ImportError(f"{caller} needs matplotlib, which is not installed; {_HINT}") from error
-    import sys
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return matplotlib
 
 
 def new_figure(caller: str, figsize: tuple, dpi: int, layout: Any = None) -> Any:
     """A matplotlib Figure that is not registered with pyplot (so it is never shown or leaked).
 
     Figures built with ``matplotlib.figure.Figure`` directly are garbage-collected like any
-    object, unlike ``plt.figure()`` ones, which pyplot keeps until closed.
+    object, unlike ``plt.figure()`` ones, which pyplot keeps until closed; ``savefig`` draws them
+    through matplotlib's Agg renderer whatever backend pyplot uses, so no display is needed.
     """
-    require_pyplot(caller)
+    require_matplotlib(caller)
     from matplotlib.figure import Figure
     return Figure(figsize=figsize, dpi=dpi, layout=layout)
 

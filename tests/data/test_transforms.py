@@ -207,6 +207,20 @@ def test_random_shift_matches_the_pixel_loop_and_covers_every_shift():
     assert T.RandomShift(0)(image).tolist() == image.tolist()
 
 
+@pytest.mark.parametrize("make", [lambda fill: T.RandomCrop(4, padding=1, fill=fill, seed=0),
+                                  lambda fill: T.RandomShift(1, fill=fill, seed=0)])
+def test_fill_that_does_not_fit_integer_pixels_is_refused_not_wrapped(make):
+    images = np.full((2, 1, 4, 4), 7, np.uint8)
+    for fill in (300, -1, 0.5):
+        with pytest.raises(ValueError, match=rf"fill={fill!r} does not fit the image's dtype uint8.*\[0, 255\]"):
+            make(fill)(images)
+    assert make(255)(images).max() <= 255 and make(255.0)(images).dtype == np.uint8
+    out = make(-1)(images.astype(np.int16))  # fits int16: every pixel is the image's or the fill
+    assert set(np.unique(out).tolist()) <= {-1, 7}
+    assert make(0.5)(images.astype(np.float32)).dtype == np.float32
+    assert T.RandomCrop(4, fill=300)(images).shape == (2, 1, 4, 4)  # no padding: the fill is never used
+
+
 def test_random_shift_errors():
     with pytest.raises(ValueError, match="max_shift"):
         T.RandomShift(-1)

@@ -41,6 +41,19 @@ def _pair(value: Any, name: str, where: str, minimum: int) -> tuple:
     return int(values[0]), int(values[1])
 
 
+def _fill_for(fill: Any, dtype: np.dtype, where: str) -> Any:
+    """``fill`` checked to be representable in the image's ``dtype`` (NumPy would wrap 300 to 44 in uint8)."""
+    if dtype.kind not in "biu":
+        return fill
+    if isinstance(fill, (bool, np.bool_)) or not float(fill).is_integer() or (
+            dtype.kind != "b" and not np.iinfo(dtype).min <= fill <= np.iinfo(dtype).max) or (
+            dtype.kind == "b" and fill not in (0, 1)):
+        limits = "0 or 1" if dtype.kind == "b" else f"an integer in [{np.iinfo(dtype).min}, {np.iinfo(dtype).max}]"
+        raise ValueError(f"{where}: fill={fill!r} does not fit the image's dtype {dtype}; pass {limits}, or "
+                         f"convert the images first (ToFloat())")
+    return fill
+
+
 class Transform:
     """Base class of cnnkit's transforms: ``t(x, generator=None)`` on ``(C, H, W)`` or ``(N, C, H, W)``.
 
@@ -265,7 +278,8 @@ class RandomCrop(Transform):
                              f"needs each pad smaller than the image side ({batch.shape[2]}x{batch.shape[3]}); use "
                              f"'symmetric' or 'edge'")
         if self.padding_mode == "constant":
-            return np.pad(batch, widths, mode="constant", constant_values=self.fill)
+            fill = _fill_for(self.fill, batch.dtype, "RandomCrop")
+            return np.pad(batch, widths, mode="constant", constant_values=fill)
         return np.pad(batch, widths, mode=self.padding_mode)
 
     def __call__(self, x: Any, generator: Optional[np.random.Generator] = None) -> np.ndarray:
@@ -328,7 +342,8 @@ class RandomShift(Transform):
 
         def shift(batch: np.ndarray) -> np.ndarray:
             # Shifting by (dy, dx) is cropping the fill-padded image at offset (my - dy, mx - dx).
-            padded = np.pad(batch, ((0, 0), (0, 0), (my, my), (mx, mx)), mode="constant", constant_values=self.fill)
+            fill = _fill_for(self.fill, batch.dtype, "RandomShift") if my or mx else 0
+            padded = np.pad(batch, ((0, 0), (0, 0), (my, my), (mx, mx)), mode="constant", constant_values=fill)
             dy = rng.integers(-my, my + 1, size=len(batch))
             dx = rng.integers(-mx, mx + 1, size=len(batch))
             return _crop_windows(padded, my - dy, mx - dx, batch.shape[2:])

@@ -1,6 +1,7 @@
 """plot_filters, plot_activations, plot_history and plot_confusion_matrix: PNGs and plotted data."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -45,6 +46,12 @@ def test_filters_multichannel_one_row_per_filter():
 def test_filters_reject_wrong_shapes(bad):
     with pytest.raises(ValueError, match=r"out_channels, in_channels, kH, kW"):
         plot_filters(bad)
+
+
+@pytest.mark.parametrize("shape", [(0, 1, 3, 3), (2, 0, 3, 3), (2, 1, 0, 3)])
+def test_filters_reject_empty_weights(shape):
+    with pytest.raises(ValueError, match=re.escape(f"plot_filters(): weights of shape {shape} holds no filter values")):
+        plot_filters(np.zeros(shape))
 
 
 def _net():
@@ -180,3 +187,11 @@ def test_confusion_matrix_class_names_fix_the_size_and_errors():
         plot_confusion_matrix([0, 1, 5], [0, 1, 1], class_names=["a", "b"])
     with pytest.raises(ValueError, match="labels but"):
         plot_confusion_matrix([0, 1], [0])
+
+
+def test_confusion_matrix_without_samples():
+    with pytest.raises(ValueError, match=r"y_true and y_pred are empty.*at least one sample"):
+        plot_confusion_matrix([], [])
+    ax = plot_confusion_matrix([], [], class_names=["a", "b"]).axes[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), np.zeros((2, 2)))
+    assert ax.get_title() == "confusion matrix: no samples"

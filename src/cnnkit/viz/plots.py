@@ -62,6 +62,9 @@ def plot_filters(conv_layer_or_weights: Any, path: Any = None, ncols: Optional[i
                          f"in_channels, kH, kW), got {what} of shape {weights.shape}; for a Conv1d/Conv3d "
                          f"or Linear layer reshape the weights to 4-D first")
     out_c, in_c = weights.shape[:2]
+    if weights.size == 0:
+        raise ValueError(f"plot_filters(): {what} of shape {weights.shape} holds no filter values to draw; "
+                         f"pass a layer with at least one output and input channel")
     rgb = in_c == 3
     cols = ncols if ncols is not None else (math.ceil(math.sqrt(out_c)) if in_c in (1, 3) else in_c)
     # NaN gaps are drawn transparent, so the tiles stand apart on the figure background
@@ -258,6 +261,9 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, class_names: Optional[Sequen
     names = None if class_names is None else [str(c) for c in class_names]
     counts = confusion_matrix(y_true, y_pred, num_classes=None if names is None else len(names))
     k = counts.shape[0]
+    if k == 0:
+        raise ValueError("plot_confusion_matrix(): y_true and y_pred are empty, so there is no class to draw; "
+                         "pass the labels and predictions of at least one sample (or class_names=)")
     names = names or [str(i) for i in range(k)]
     if normalize:
         totals = counts.sum(axis=1, keepdims=True)
@@ -282,7 +288,6 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, class_names: Optional[Sequen
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     total = counts.sum()
-    accuracy = np.trace(counts) / total if total else float("nan")
-    ax.set_title(f"confusion matrix{' (row-normalised)' if normalize else ''}: accuracy {accuracy:.2%} "
-                 f"of {total}", fontsize=10)
+    score = f"accuracy {np.trace(counts) / total:.2%} of {total}" if total else "no samples"
+    ax.set_title(f"confusion matrix{' (row-normalised)' if normalize else ''}: {score}", fontsize=10)
     return _finish(fig, path)

@@ -65,10 +65,12 @@ def apply_kernel(image: Any, kernel: Union[str, Any], mode: str = "correlation",
             with :func:`load_image`).
         kernel: a 2-D array ``(kH, kW)`` or a name from :data:`CLASSIC_KERNELS`.
         mode: ``'correlation'`` (what ``conv2d`` and CNN layers compute:
-            ``out[i, j] = Σ_{u,v} k[u, v] · x[i + u, j + v]``) or ``'convolution'`` (the kernel
-            flipped in both axes: ``Σ k[u, v] · x[i − u, j − v]``).
+            ``out[i, j] = Σ_{u,v} k[u, v] · x[i + u − a, j + v − b]``) or ``'convolution'`` (the
+            kernel flipped in both axes: ``Σ k[u, v] · x[i − u + a, j − v + b]``), where
+            ``(a, b) = ((kH − 1) // 2, (kW − 1) // 2)`` (PyTorch's 'same' anchor: a kernel that is 1
+            at ``(a, b)`` only is the identity in both modes) and x is 0 outside the image.
         padding: ``'same'`` (zero padding, output the size of the image) or ``'valid'`` (no
-            padding, output ``(H − kH + 1, W − kW + 1)``).
+            padding: only the outputs whose window lies inside the image, ``(H − kH + 1, W − kW + 1)``).
 
     Returns:
         The filtered image as a float64 array.
@@ -92,13 +94,21 @@ def apply_kernel(image: Any, kernel: Union[str, Any], mode: str = "correlation",
     if padding == "valid" and (weights.shape[0] > picture.shape[0] or weights.shape[1] > picture.shape[1]):
         raise ValueError(f"apply_kernel(): a {weights.shape} kernel does not fit a {picture.shape} image "
                          f"with padding='valid'; use padding='same'")
+    pad: Any = padding
     if mode == "convolution":
         weights = weights[::-1, ::-1]  # convolution = correlation with the kernel rotated 180°
+        if padding == "same":
+            # Both modes anchor output (i, j) at kernel cell ((kH - 1) // 2, (kW - 1) // 2), as
+            # conv2d's 'same' does; the rotated kernel moves that cell for even sizes, so the
+            # zero padding moves with it (more on the top/left). Odd kernels: the usual k // 2.
+            (kh, kw) = weights.shape
+            picture = np.pad(picture, ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2)))
+            pad = 0
     from cnnkit.functional import conv2d
 
     with no_grad():
         out = conv2d(Tensor(picture[None, None]), Tensor(np.ascontiguousarray(weights)[None, None]),
-                     padding=padding)
+                     padding=pad)
     return np.array(out.data[0, 0], dtype=np.float64)
 
 

@@ -262,7 +262,24 @@ def test_html_is_self_contained_with_a_panel_per_layer(tmp_path):
     for record in report.layers:
         assert f"{record.max_activation:.6g}" in text and f"{record.min_gradient:.6g}" in text
     assert "3 × 3, stride 1 × 1" in text and "Conv2d(2→3, K=3, S=1, P=1)" in text
-    assert not (tmp_path / "sub" / "report.html.tmp").exists()
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_failed_html_write_leaves_no_temporary_file_and_keeps_the_old_page(tmp_path, monkeypatch):
+    import os
+
+    report = inspect(_net(), *_batch())
+    target = tmp_path / "report.html"
+    target.write_text("old page", encoding="utf-8")
+
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError, match="No space left"):
+        report.save_html(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    assert target.read_text(encoding="utf-8") == "old page"
 
 
 def test_html_escapes_names():

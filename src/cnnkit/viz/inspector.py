@@ -25,6 +25,7 @@ What is captured, and how the model is left:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -129,13 +130,23 @@ class Report:
         Returns:
             The path written.
         """
+        import threading
+
         path = os.fspath(path)
         text = self.to_html()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)  # a crash never leaves half a page at ``path``
+        # Written beside ``path`` under a name of this process and thread, then renamed over it: a
+        # crash never leaves half a page at ``path``, two writers never share the temporary file,
+        # and a failure removes it (plain open(), so the page gets the usual umask permissions).
+        tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
         return path
 
     def save_png(self, directory: Any) -> list:

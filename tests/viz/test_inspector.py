@@ -282,6 +282,29 @@ def test_failed_html_write_leaves_no_temporary_file_and_keeps_the_old_page(tmp_p
     assert target.read_text(encoding="utf-8") == "old page"
 
 
+def test_panel_ids_stay_unique_when_names_slug_alike(tmp_path):
+    class Clash(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input = nn.Linear(3, 3)
+            self.conv = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+            self.conv_1 = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.conv_1(self.conv(self.input(x)))
+
+    cnnkit.manual_seed(0)
+    report = inspect(Clash(), np.ones((1, 3), np.float32))
+    names = [r.name for r in report.layers]
+    assert names == ["input", "input", "conv.0", "conv.1", "conv_1"]
+    ids = [r.panel_id for r in report.layers]
+    assert len(set(ids)) == len(ids) and ids[0] == "layer-input"
+    text = report.to_html()
+    assert re.findall(r"<div class=\"layer-panel\" id=\"([^\"]+)\"", text) == ids
+    files = report.save_png(tmp_path)
+    assert len(set(files)) == len(files) == len(list(tmp_path.iterdir()))
+
+
 def test_html_escapes_names():
     cnnkit.manual_seed(0)
     model = nn.Sequential()

@@ -75,10 +75,16 @@ class LayerStats:
     stride: Optional[tuple] = None
     macs: int = 0
     receptive_field: Any = None
+    html_id: str = ""
 
     @property
     def panel_id(self) -> str:
-        """The HTML id of this layer's panel (``layer-<name>``; ``-<call>`` for repeated calls)."""
+        """The HTML id of this layer's panel, also in its PNG file names: ``layer-<name>`` (other
+        characters than letters and digits as ``-``), ``-<call>`` for repeated calls. :func:`inspect`
+        sets ``html_id`` to keep it unique in the report (``conv_1`` and ``conv.1``, or a layer named
+        ``input``, get ``-2`` appended)."""
+        if self.html_id:
+            return self.html_id
         slug = "".join(c if c.isalnum() else "-" for c in self.name) or "model"
         return f"layer-{slug}" + (f"-{self.call}" if self.call > 1 else "")
 
@@ -312,6 +318,13 @@ def inspect(model: Any, x: Any, y: Any = None, train: bool = False) -> Report:
         if isinstance(output, Tensor):
             output._retains_grad = False  # the caller may keep these tensors: stop filling .grad
             output.grad = None
+    used: set = set()
+    for record in records:  # one id per panel: the page's links and the PNG names must not collide
+        candidate, k = record.panel_id, 2
+        while candidate in used:
+            candidate, k = f"{record.panel_id}-{k}", k + 1
+        used.add(candidate)
+        record.html_id = candidate
     return Report(layers=records, summary=table, loss=float(loss.data), loss_kind=loss_kind,
                   outputs=np.array(out.data), labels=labels, model_name=type(module).__name__)
 

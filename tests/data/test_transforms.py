@@ -285,3 +285,7 @@ def test_compose_passes_plain_callables_the_array_only():
     assert "ToFloat" in repr(T.Compose([T.ToFloat()]))
     with pytest.raises(TypeError, match="transform 1 is not callable"):
         T.Compose([T.ToFloat(), 3])
+    for single in (T.ToFloat(), double, 3):
+        with pytest.raises(TypeError, match=r"Compose: expected a list of transforms.*Compose\(\[t1, t2\]\)"):
+            T.Compose(single)
+    assert len(T.Compose(t for t in (T.ToFloat(), double)).transforms) == 2

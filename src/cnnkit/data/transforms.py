@@ -98,6 +98,9 @@ class Compose(Transform):
     """
 
     def __init__(self, transforms: Sequence[Callable]) -> None:
+        if callable(transforms) or not hasattr(transforms, "__iter__") or isinstance(transforms, str):
+            raise TypeError(f"Compose: expected a list of transforms, got {type(transforms).__name__}; wrap it in "
+                            f"a list: Compose([t1, t2])")
         self.transforms = list(transforms)
         for k, t in enumerate(self.transforms):
             if not callable(t):

@@ -70,6 +70,19 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_mnist, tmp_path, monkey
         np.testing.assert_array_equal(resumed[key].numpy(), expected[key].numpy())
 
 
+def test_two_runs_with_the_same_seed_give_bit_identical_weights(tiny_mnist, tmp_path):
+    args = ["train", "--model", "lenet5_classic", "--epochs", "1", "--batch-size", "32", "--limit", "128",
+            "--verbose", "0"]
+    states = []
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        assert main([*args, "--seed", seed, "--out", str(tmp_path / name)]) == 0
+        model = cnnkit.load_model(str(tmp_path / name / "model.safetensors"))
+        states.append({k: v.numpy() for k, v in model.module.state_dict().items()})
+    for key in states[0]:
+        np.testing.assert_array_equal(states[0][key], states[1][key], err_msg=key)
+    assert any(not np.array_equal(states[0][k], states[2][k]) for k in states[0])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--resume"], "cnnkit train: --resume needs --out"),
     (["train", "--out", "{tmp}/none", "--resume"], "cnnkit train: nothing to resume in"),

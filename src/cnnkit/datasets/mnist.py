@@ -58,6 +58,12 @@ def load_data(path: Optional[str] = None) -> tuple:
     Raises:
         DatasetError: listing the files needed and every place searched when they are not found,
             or naming the file and the problem when one is malformed or fails its checksum.
+
+    Example:
+        >>> from cnnkit.datasets import mnist
+        >>> (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        >>> x_train.shape, x_train.dtype.name, y_test[:5].tolist()
+        ((60000, 28, 28), 'uint8', [7, 2, 1, 0, 4])
     """
     places = _candidates(path)
     for directory in places:

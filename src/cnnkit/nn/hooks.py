@@ -93,6 +93,13 @@ class HookMixin:
 
         Returns:
             A handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import cnnkit
+            >>> layer = cnnkit.nn.ReLU()
+            >>> handle = layer.register_forward_pre_hook(lambda m, args: (-args[0],))
+            >>> layer(cnnkit.tensor([1.0, -2.0])).tolist(); handle.remove()
+            [0.0, 2.0]
         """
         return _add(self, "_forward_pre_hooks", hook, prepend)
 
@@ -130,6 +137,15 @@ class HookMixin:
 
         Returns:
             A handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import cnnkit
+            >>> layer = cnnkit.nn.Linear(3, 2)
+            >>> h = layer.register_full_backward_pre_hook(lambda m, gout: (gout[0] * 0,))  # block the gradient
+            >>> x = cnnkit.ones(4, 3, requires_grad=True)
+            >>> layer(x).sum().backward(); h.remove()
+            >>> float(abs(x.grad.numpy()).sum()), float(abs(layer.weight.grad.numpy()).sum())
+            (0.0, 0.0)
         """
         return _add(self, "_backward_pre_hooks", hook, prepend)
 

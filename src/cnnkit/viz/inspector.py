@@ -163,6 +163,17 @@ class Report:
 
         Returns:
             The paths written, in layer order.
+
+        Example:
+            >>> import os, tempfile
+            >>> import numpy as np
+            >>> from cnnkit import nn, viz
+            >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))
+            >>> report = viz.inspect(net, np.ones((1, 1, 4, 4), np.float32))
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     names = [os.path.basename(p) for p in report.save_png(folder)]
+            >>> names[:3]
+            ['00_layer-input_activations.png', '00_layer-input_gradients.png', '01_layer-0_activations.png']
         """
         from cnnkit.viz.html import layer_views
 

@@ -122,6 +122,17 @@ def load_image(path: Union[str, os.PathLike], max_size: Optional[int] = 512) -> 
 
     Raises:
         FileNotFoundError: no such file. ValueError: the file is not an image Pillow can read.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "red.png")
+        ...     Image.fromarray(np.full((600, 300, 3), (255, 0, 0), np.uint8)).save(path)
+        ...     image = load_image(path)
+        >>> image.shape, round(float(image[0, 0]), 3)  # shrunk to 512 on the long side; luma of pure red
+        ((512, 256), 0.298)
     """
     Image = require_pil("load_image()")
     name = os.fspath(path)

@@ -247,6 +247,28 @@ def test_dataset_transform_runs_on_the_whole_batch_with_the_loader_generator():
     assert len({p.tobytes() for p in first[0]}) > 1  # per-sample shifts within a batch
 
 
+def test_custom_collate_fn_keeps_the_dataset_transform_on_the_loader_seed():
+    x = np.repeat(np.arange(16.0).reshape(1, 1, 4, 4), 12, axis=0)
+    ds = Subset(TensorDataset(x, np.arange(12), transform=T.RandomShift(1)), list(range(12)))
+
+    def stack(samples):
+        assert all(isinstance(s, tuple) and s[0].shape == (1, 4, 4) for s in samples)
+        return np.stack([s[0] for s in samples]), [int(s[1]) for s in samples]
+
+    def run(global_seed, epoch):
+        cnnkit.manual_seed(global_seed)  # must not matter: the loader's seed and epoch decide
+        loader = DataLoader(ds, 6, shuffle=True, seed=4, collate_fn=stack)
+        loader.set_epoch(epoch)
+        return list(loader)
+
+    first, again = run(0, 1), run(99, 1)
+    for (xa, ya), (xb, yb) in zip(first, again, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        assert ya == yb
+    assert sorted(sum((y for _, y in first), [])) == list(range(12))
+    assert not all(np.array_equal(p[0], q[0]) for p, q in zip(first, run(0, 2)))  # another epoch differs
+
+
 def test_loader_transform_on_plain_array_batches():
     out = next(iter(DataLoader(np.full((4, 1, 2, 2), 255, np.uint8), 4, transform=T.ToFloat())))
     assert out.dtype == np.float32 and out.max() == 1.0

@@ -86,8 +86,8 @@ class DataLoader:
         transform: applied to the first element of every batch (the inputs ``x``), e.g. a
             :class:`~cnnkit.data.transforms.Compose` of random augmentations, with this loader's
             per-epoch generator.
-        collate_fn: turns a list of samples into a batch (default :func:`default_collate`);
-            giving one makes the loader fetch samples one by one.
+        collate_fn: turns a list of samples into a batch (default :func:`default_collate`). It
+            gets the samples as tuples (one entry per array of a TensorDataset).
 
     Shape:
         - each batch: the samples' structure with a new first axis of ``batch_size`` (the last
@@ -176,11 +176,17 @@ class DataLoader:
 
     def _fetch(self, indices: np.ndarray, generator: np.random.Generator) -> Any:
         data = self.dataset
+        batchable = getattr(data, "batchable", False) and hasattr(data, "get_batch")
         if self.collate_fn is None:
             if isinstance(data, np.ndarray):
                 return data[indices]
-            if getattr(data, "batchable", False) and hasattr(data, "get_batch"):
+            if batchable:
                 return data.get_batch(indices, generator=generator)
+        elif batchable:
+            # Split a batch into its samples rather than index them: a dataset's random transform then
+            # draws from this loader's generator too (dataset[i] would use the transform's own or
+            # cnnkit's generator, and the augmentations would not follow (seed, epoch)).
+            return self.collate_fn(list(zip(*data.get_batch(indices, generator=generator))))
         samples = [data[int(i)] for i in indices]
         return (self.collate_fn or default_collate)(samples)
 

@@ -145,6 +145,22 @@ def test_history_from_history_object_dict_and_json(tmp_path, check_png):
     assert [round(v) for v in again.get_size_inches() * again.dpi] == [900, 360]
 
 
+def test_history_x_axis_follows_the_epochs_of_a_resumed_fit():
+    from cnnkit.training.callbacks import History
+
+    history = History()
+    for epoch in (5, 6, 7):  # fit(initial_epoch=5): epochs 6, 7, 8 in 1-based counting
+        history.on_epoch_end(epoch, {"loss": 1.0 / epoch, "val_loss": 2.0 / epoch})
+    train, val = plot_history(history).axes[0].get_lines()
+    assert train.get_xdata().tolist() == val.get_xdata().tolist() == [6, 7, 8]
+    cnnkit.manual_seed(0)
+    model = cnnkit.Model(nn.Sequential(nn.Linear(2, 2)))
+    model.compile(cnnkit.optim.SGD(model.module.parameters(), lr=0.1), "sparse_categorical_crossentropy")
+    model.fit(np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]), epochs=3, initial_epoch=1, verbose=0)
+    assert plot_history(model).axes[0].get_lines()[0].get_xdata().tolist() == [2, 3]
+    assert plot_history({"loss": [3.0, 2.0]}).axes[0].get_lines()[0].get_xdata().tolist() == [1, 2]
+
+
 def test_history_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="history.json"):
         plot_history(tmp_path / "missing.json")

@@ -168,6 +168,16 @@ def plot_activations(model: Any, x: Any, layer: LayerRef, path: Any = None, ncol
     return _finish(fig, path)
 
 
+def _epoch_numbers(history: Any) -> Optional[np.ndarray]:
+    """1-based epoch numbers of a History (``.epoch`` holds 0-based ones; after ``fit(initial_epoch=k)``
+    they start at k), or None when ``history`` does not carry them."""
+    holder = history if hasattr(history, "epoch") else getattr(history, "history", None)
+    epochs = getattr(holder, "epoch", None)
+    if not isinstance(epochs, (list, tuple)) or not epochs or not all(isinstance(e, (int, np.integer)) for e in epochs):
+        return None
+    return np.asarray(epochs, dtype=np.int64) + 1
+
+
 def _load_history(history: Any) -> dict:
     if isinstance(history, (str, os.PathLike)):
         try:
@@ -203,7 +213,9 @@ def plot_history(history: Any, path: Any = None, figsize: Optional[tuple] = None
 
     Args:
         history: a ``cnnkit`` History (``model.fit``'s result), a ``cnnkit.Model`` after ``fit``, a
-            dict of per-epoch lists, or the path of a run's ``history.json``.
+            dict of per-epoch lists, or the path of a run's ``history.json``. A History's own epoch
+            numbers label the x axis (a resumed ``fit(initial_epoch=5)`` starts at epoch 6); plain
+            lists count from epoch 1.
         path: write the figure here as PNG (optional).
         figsize: default ``(4.5 · panels, 3.6)``; dpi: resolution.
 
@@ -213,6 +225,7 @@ def plot_history(history: Any, path: Any = None, figsize: Optional[tuple] = None
         ['loss', 'accuracy']
     """
     curves = _load_history(history)
+    numbers = _epoch_numbers(history)
     from matplotlib.ticker import MaxNLocator
     bases: list = []
     for key in curves:
@@ -227,7 +240,8 @@ def plot_history(history: Any, path: Any = None, figsize: Optional[tuple] = None
         for key, style, label in ((base, "-", "train"), ("val_" + base, "--", "validation")):
             if key in curves and curves[key].size:
                 values = curves[key]
-                ax.plot(np.arange(1, values.size + 1), values, style, marker="o", markersize=3, label=label)
+                x = numbers if numbers is not None and numbers.size == values.size else np.arange(1, values.size + 1)
+                ax.plot(x, values, style, marker="o", markersize=3, label=label)
         ax.set_title(base)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

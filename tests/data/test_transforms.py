@@ -289,3 +289,19 @@ def test_compose_passes_plain_callables_the_array_only():
         with pytest.raises(TypeError, match=r"Compose: expected a list of transforms.*Compose\(\[t1, t2\]\)"):
             T.Compose(single)
     assert len(T.Compose(t for t in (T.ToFloat(), double)).transforms) == 2
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_every_transform_keeps_batch_size_channels_and_dtype_on_odd_non_square_images(channels, n):
+    x = np.random.default_rng(n).integers(0, 256, (n, channels, 5, 7), dtype=np.uint8)
+    cases = [(T.ToFloat(), (5, 7), np.float32), (T.RandomCrop((3, 6), padding=1), (3, 6), np.uint8),
+             (T.RandomCrop((6, 9), pad_if_needed=True, padding_mode="edge"), (6, 9), np.uint8),
+             (T.RandomShift((2, 1)), (5, 7), np.uint8), (T.RandomHorizontalFlip(), (5, 7), np.uint8),
+             (T.Compose([T.ToFloat(), T.Normalize([0.5] * channels, [0.25] * channels)]), (5, 7), np.float32)]
+    for transform, size, dtype in cases:
+        out = transform(x, generator=np.random.default_rng(0))
+        assert out.shape == (n, channels) + size and out.dtype == dtype, transform
+        if n:  # one sample alone: the (C, H, W) form
+            single = transform(x[0], generator=np.random.default_rng(0))
+            assert single.shape == (channels,) + size and single.dtype == dtype, transform

@@ -53,8 +53,13 @@ class ConvNd(Function):
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
         gx = gw = None
         if self.needs_input_grad[0]:
-            dcols = np.matmul(wm.transpose(0, 2, 1), g)
+            # The column gradient is as large as the columns; a pooled buffer avoids page-faulting
+            # a fresh one every step (it goes back as soon as col2im has read it).
+            buffer = fastpath.take((cols.size,), cols.dtype) if fastpath.enabled() else None
+            dcols = np.matmul(wm.transpose(0, 2, 1), g, out=None if buffer is None else buffer.reshape(cols.shape))
             gx = K.unpad(K.col2im(dcols, xp_shape, kernel, stride, dilation, out_shape), widths)
+            if buffer is not None:
+                fastpath.give(buffer)
         if self.needs_input_grad[1]:
             # cols @ gᵀ, transposed afterwards: OpenBLAS runs g @ colsᵀ (a short-wide times a long
             # transposed operand) up to 10× slower for the same product at conv shapes.

@@ -22,20 +22,25 @@ def _correlate(image, kernel):
     return out
 
 
-def _convolve(image, kernel):
-    """'same' true convolution from its definition: out[i, j] = Σ k[u, v] · x[i − u + a, j − v + b], with
-    the anchor (a, b) = ((kH − 1) // 2, (kW − 1) // 2) of PyTorch's 'same' (the centre for odd kernels)."""
+def _anchored(image, kernel, sign):
+    """'same' filtering from the definition, zeros outside the image: out[i, j] = Σ k[u, v] · x[i + s(u − a),
+    j + s(v − b)] with s = +1 (cross-correlation) or −1 (true convolution), at the anchor
+    (a, b) = ((kH − 1) // 2, (kW − 1) // 2) of PyTorch's 'same' (the centre for odd kernels)."""
     kh, kw = kernel.shape
-    ch, cw = (kh - 1) // 2, (kw - 1) // 2
+    a, b = (kh - 1) // 2, (kw - 1) // 2
     out = np.zeros(image.shape)
     for i in range(image.shape[0]):
         for j in range(image.shape[1]):
             for u in range(kh):
                 for v in range(kw):
-                    r, c = i - u + ch, j - v + cw
+                    r, c = i + sign * (u - a), j + sign * (v - b)
                     if 0 <= r < image.shape[0] and 0 <= c < image.shape[1]:
                         out[i, j] += kernel[u, v] * image[r, c]
     return out
+
+
+def _convolve(image, kernel):
+    return _anchored(image, kernel, -1)
 
 
 def test_classic_kernels_have_the_slides_values():
@@ -76,26 +81,11 @@ def test_asymmetric_kernel_correlation_and_convolution_differ():
     np.testing.assert_allclose(valid, corr[1:5, 2:6], atol=1e-12)
 
 
-def _correlate_anchored(image, kernel):
-    """'same' cross-correlation at PyTorch's anchor: out[i, j] = Σ k[u, v] · x[i + u − a, j + v − b]."""
-    kh, kw = kernel.shape
-    a, b = (kh - 1) // 2, (kw - 1) // 2
-    out = np.zeros(image.shape)
-    for i in range(image.shape[0]):
-        for j in range(image.shape[1]):
-            for u in range(kh):
-                for v in range(kw):
-                    r, c = i + u - a, j + v - b
-                    if 0 <= r < image.shape[0] and 0 <= c < image.shape[1]:
-                        out[i, j] += kernel[u, v] * image[r, c]
-    return out
-
-
 @pytest.mark.parametrize("shape", [(2, 2), (2, 4), (4, 3), (1, 2)])
 def test_even_kernels_share_one_anchor_in_both_modes(shape):
     rng = np.random.default_rng(2)
     image, kernel = rng.random((5, 7)), rng.normal(size=shape)
-    np.testing.assert_allclose(apply_kernel(image, kernel), _correlate_anchored(image, kernel), atol=1e-12)
+    np.testing.assert_allclose(apply_kernel(image, kernel), _anchored(image, kernel, 1), atol=1e-12)
     np.testing.assert_allclose(apply_kernel(image, kernel, "convolution"), _convolve(image, kernel), atol=1e-12)
     delta = np.zeros(shape)
     delta[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 1.0  # the anchor cell: the identity either way

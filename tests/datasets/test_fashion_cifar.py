@@ -306,6 +306,11 @@ def test_load_by_name(tmp_path, monkeypatch):
     assert x.shape == (60000, 28, 28) and y.shape == (60000,)
     with pytest.raises(ValueError, match=r"unknown dataset 'imagenet'; available: mnist, fashion_mnist, cifar10"):
         ds.load("imagenet")
+    for bad in (None, 10):
+        with pytest.raises(TypeError, match=rf"dataset name must be a string, one of mnist, .*; got {bad}"):
+            ds.load(bad)
+        with pytest.raises(TypeError, match="dataset name must be a string"):
+            ds.info(bad)
     monkeypatch.setenv("CNNKIT_DATA", str(tmp_path))
     with pytest.raises(DatasetError, match="CIFAR-10 is not in the cache and downloads are off"):
         ds.load("cifar10", download=False)

@@ -68,6 +68,8 @@ def _names() -> dict:
 
 
 def _normalise(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"the dataset name must be a string, one of {', '.join(_names())}; got {name!r}")
     key = name.strip().lower().replace("-", "_")
     return {"fashion": "fashion_mnist", "fmnist": "fashion_mnist", "cifar_10": "cifar10"}.get(key, key)
 

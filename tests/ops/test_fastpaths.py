@@ -197,3 +197,15 @@ def test_reference_only_is_scoped():
             assert not fastpath.enabled()
         assert not fastpath.enabled()
     assert fastpath.enabled()
+
+
+def test_max_pool_without_graph_matches_and_indices_still_work():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    with_graph = F.max_pool2d(cnnkit.tensor(x, requires_grad=True), 2).numpy()
+    with cnnkit.no_grad():
+        plain, idx = F.max_pool2d(cnnkit.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(plain.numpy(), with_graph)
+    flat = x.reshape(2, 3, 64)
+    np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), axis=2).reshape(2, 3, 4, 4),
+                                  with_graph)

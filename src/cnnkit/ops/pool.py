@@ -48,8 +48,12 @@ class MaxPoolNd(Function):
         best = np.copy(xp[_offset_slices(offsets[0], dilation, stride, out_shape)], order="K")
         winner = np.zeros_like(best, dtype=np.uint8 if len(offsets) <= 256 else np.uint16)
         better, step = np.empty_like(best, dtype=bool), np.empty_like(winner)
+        track = self.requires_grad  # without a graph only the maximum is needed
         for k, offset in enumerate(offsets[1:], start=1):
             view = xp[_offset_slices(offset, dilation, stride, out_shape)]
+            if not track:
+                np.maximum(best, view, out=best)
+                continue
             np.greater(view, best, out=better)
             # winner ← k where better: winner + better·(k − winner) in wrap-around unsigned
             # arithmetic, three fast passes (a masked copyto is ~10× slower than all three).
@@ -58,7 +62,10 @@ class MaxPoolNd(Function):
             np.add(winner, step, out=winner)
             np.maximum(best, view, out=best)
         self.meta = (x.shape, xp.shape, kernel, stride, padding, dilation, out_shape)
-        if not fastpath.enabled() or self._needs_reference(best, padding):
+        if not track:
+            self.winner = None
+            self.save_for_backward(xp, best)  # dropped by apply() when no graph is recorded
+        elif not fastpath.enabled() or self._needs_reference(best, padding):
             self.winner = None
             self.save_for_backward(xp, best)
         else:

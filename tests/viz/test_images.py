@@ -120,13 +120,21 @@ def test_png_rejects_bad_images(bad, match):
         to_png_bytes(np.zeros((2, 2)), scale=0)
 
 
-def test_importing_viz_needs_neither_matplotlib_nor_pillow():
+def test_importing_viz_needs_neither_matplotlib_nor_pillow_and_plotting_leaves_pyplot_alone(tmp_path):
+    import os
     import subprocess
     import sys
 
+    # One interpreter for both checks (each start costs about a second): importing loads neither
+    # library; plotting then neither imports pyplot nor changes the user's backend.
     code = ("import sys, cnnkit, cnnkit.viz, cnnkit.cli.kernels; "
-            "loaded = [m for m in ('matplotlib', 'PIL') if m in sys.modules]; assert not loaded, loaded")
-    subprocess.run([sys.executable, "-c", code], check=True)
+            "loaded = [m for m in ('matplotlib', 'PIL') if m in sys.modules]; assert not loaded, loaded; "
+            f"cnnkit.viz.plot_history({{'loss': [1.0, 0.5]}}, path={str(tmp_path / 'h.png')!r}); "
+            "import matplotlib; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'; "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "svg"})
+    with Image.open(tmp_path / "h.png") as image:
+        assert image.format == "PNG" and image.size == (450, 360)
 
 
 def test_missing_libraries_name_the_install_command(monkeypatch):
@@ -141,16 +149,3 @@ def test_missing_libraries_name_the_install_command(monkeypatch):
     with pytest.raises(ImportError, match=r'plot_history\(\) needs matplotlib.*pip install "cnnkit\[viz\]"'):
         plot_history({"loss": [1.0]})
 
-
-def test_plotting_leaves_the_users_matplotlib_backend_and_pyplot_alone(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    code = ("import sys, matplotlib; from cnnkit.viz import plot_history; "
-            f"plot_history({{'loss': [1.0, 0.5]}}, path={str(tmp_path / 'h.png')!r}); "
-            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'; "
-            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()")
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "svg"})
-    with Image.open(tmp_path / "h.png") as image:
-        assert image.format == "PNG" and image.size == (450, 360)

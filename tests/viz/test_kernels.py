@@ -125,6 +125,10 @@ def test_load_image_errors(tmp_path):
         load_image(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_image(tmp_path / "missing.png")
+    Image.fromarray(np.zeros((4, 6), np.uint8)).save(tmp_path / "ok.png")
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match=rf"max_size must be a positive whole number of pixels or None, got {bad}"):
+            load_image(tmp_path / "ok.png", max_size=bad)
 
 
 def test_plot_kernels_panels_hold_the_results(tmp_path, check_png):

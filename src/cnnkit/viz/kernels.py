@@ -134,6 +134,9 @@ def load_image(path: Union[str, os.PathLike], max_size: Optional[int] = 512) -> 
         >>> image.shape, round(float(image[0, 0]), 3)  # shrunk to 512 on the long side; luma of pure red
         ((512, 256), 0.298)
     """
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer))
+                                 or max_size < 1):
+        raise ValueError(f"load_image(): max_size must be a positive whole number of pixels or None, got {max_size!r}")
     Image = require_pil("load_image()")
     name = os.fspath(path)
     if not os.path.isfile(name):

@@ -67,6 +67,17 @@ def test_each_epoch_visits_every_sample_once_in_a_new_order():
     assert loader.epoch == 3
 
 
+def test_epoch_order_is_the_documented_seed_sequence_permutation():
+    # The module notes promise: epoch e's order comes from numpy.random.SeedSequence([seed, e]) (its first
+    # spawned stream; the second drives the augmentations). Written out with NumPy alone, so a change to
+    # the derivation, which would silently change every saved run's batches, fails here.
+    loader = DataLoader(TensorDataset(np.arange(37), np.arange(37)), batch_size=37, shuffle=True, seed=2024)
+    for epoch in range(3):
+        order_stream = np.random.SeedSequence([2024, epoch]).spawn(2)[0]
+        expected = np.random.default_rng(order_stream).permutation(37).tolist()
+        assert labels(loader) == [expected]
+
+
 def test_same_seed_same_sequence_different_seed_different():
     ds = TensorDataset(np.arange(40), np.arange(40))
     a, b = DataLoader(ds, 6, shuffle=True, seed=1), DataLoader(ds, 6, shuffle=True, seed=1)

@@ -305,6 +305,16 @@ def test_panel_ids_stay_unique_when_names_slug_alike(tmp_path):
     assert len(set(files)) == len(files) == len(list(tmp_path.iterdir()))
 
 
+def test_a_single_layer_model_gets_a_titled_panel():
+    cnnkit.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    report = inspect(layer, x, [0, 1])
+    assert [(r.name, r.type, r.params) for r in report.layers] == [("input", "Input", 0), ("", "Linear", 8)]
+    np.testing.assert_allclose(report.layers[1].activation, x @ layer.weight.numpy().T + layer.bias.numpy(), rtol=1e-5)
+    assert "<h3>(the model itself) <span class=\"muted\">Linear</span></h3>" in report.to_html()
+
+
 def test_html_escapes_names():
     cnnkit.manual_seed(0)
     model = nn.Sequential()

@@ -217,7 +217,8 @@ def _panel(record: Any) -> str:
         facts.append((f"{pname} gradient", "—" if grad is None or not grad.size else
                       f"[{_num(float(grad.min()))}, {_num(float(grad.max()))}]"))
     info = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
-    title = record.name + (f" (call {record.call})" if record.call > 1 else "")
+    # A model that is itself one layer (inspect(nn.Linear(3, 2), x)) has the empty name.
+    title = (record.name or "(the model itself)") + (f" (call {record.call})" if record.call > 1 else "")
     figures = []
     for view in layer_views(record):
         caption = view.title + (f" — {view.note}" if view.note else "")

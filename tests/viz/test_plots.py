@@ -42,6 +42,22 @@ def test_filters_multichannel_one_row_per_filter():
     assert np.ma.getmaskarray(shown)[3].all() or np.isnan(np.asarray(shown[3], dtype=float)).all()
 
 
+def test_filters_with_initial_weights_add_the_learned_change(tmp_path, check_png):
+    rng = np.random.default_rng(2)
+    start = rng.normal(size=(4, 1, 5, 5))
+    now = start + np.linspace(-1, 1, 5)[None, None, None, :]  # training added a horizontal ramp
+    path = tmp_path / "filters.png"
+    fig = plot_filters(now, initial=start, path=path, dpi=40)
+    check_png(path, (480, 240))  # two 6×6-inch panels side by side
+    change = np.asarray(fig.axes[1].images[0].get_array())
+    for k in range(4):
+        r, c = divmod(k, 2)
+        np.testing.assert_allclose(change[r * 6:r * 6 + 5, c * 6:c * 6 + 5], np.tile(np.linspace(0, 1, 5), (5, 1)))
+    assert "change since initialisation" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match=r"initial weights of shape \(4, 1, 3, 3\) do not match"):
+        plot_filters(now, initial=start[..., :3, :3])
+
+
 @pytest.mark.parametrize("bad", [np.zeros((3, 3, 3)), nn.Linear(4, 2)])
 def test_filters_reject_wrong_shapes(bad):
     with pytest.raises(ValueError, match=r"out_channels, in_channels, kH, kW"):

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                  *_schedule(args, model.optimizer),
                  C.ModelCheckpoint(os.path.join(out, "best.safetensors"), monitor="val_accuracy", save_best_only=True),
                  C.BackupAndRestore(backup_dir)]
+    initial = _first_conv_weights(model)  # the seeded initialisation, also on --resume (restored inside fit)
     start = time.perf_counter()
     try:
         history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
@@ -133,24 +134,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"validation accuracy {val[-1]:.2%} ({n_val} images)")
     print(f"test accuracy {test_accuracy:.2%} (loss {test_loss:.4f}, {len(x_test)} images); {wall:.1f} s, "
           f"{result['images_per_s']:.0f} images/s")
-    written = _figures(model, history.history, x_test[:64], y_test[:64], out)
+    written = _figures(model, history.history, x_test[:64], y_test[:64], out, initial)
     print(f"run directory {out}: model.safetensors, best.safetensors, metrics.csv, history.json, result.json"
           + "".join(", " + w for w in written))
     return 0
 
 
-def _figures(model: Any, history: dict, x: np.ndarray, y: np.ndarray, out: str) -> list:
+def _first_conv(model: Any) -> Any:
+    from cnnkit import nn
+
+    return next((m for m in model.module.modules() if isinstance(m, nn.Conv2d)), None)
+
+
+def _first_conv_weights(model: Any) -> Any:
+    """A copy of the first convolution's weights (None without one), for the filters' learned change."""
+    conv = _first_conv(model)
+    return None if conv is None else np.array(conv.weight.data, copy=True)
+
+
+def _figures(model: Any, history: dict, x: np.ndarray, y: np.ndarray, out: str, initial: Any = None) -> list:
     """Write the curves, the first convolution's filters and the HTML report; return the names
     written. Best effort without the viz extra: one line says what is missing, the run succeeds."""
-    from cnnkit import nn, viz
+    from cnnkit import viz
 
     written: list = []
-    first_conv = next((m for m in model.module.modules() if isinstance(m, nn.Conv2d)), None)
+    first_conv = _first_conv(model)
     try:
         viz.plot_history(history, path=os.path.join(out, "history.png"))
         written.append("history.png")
         if first_conv is not None:
-            viz.plot_filters(first_conv, path=os.path.join(out, "filters.png"))
+            viz.plot_filters(first_conv, path=os.path.join(out, "filters.png"), initial=initial)
             written.append("filters.png")
         from cnnkit.viz.inspector import write_report
 

@@ -30,8 +30,13 @@ def _finish(fig: Any, path: Any) -> Any:
 
 def plot_filters(conv_layer_or_weights: Any, path: Any = None, ncols: Optional[int] = None,
                  normalize: Optional[str] = "each", cmap: str = "gray",
-                 figsize: tuple = (6.0, 6.0), dpi: int = 100, title: Optional[str] = None) -> Any:
+                 figsize: Optional[tuple] = None, dpi: int = 100, title: Optional[str] = None,
+                 initial: Any = None) -> Any:
     """Show a convolution's filters as image tiles (what first-layer filters learn).
+
+    After a short training the filters still carry much of their random initialisation; pass the
+    weights from before training as ``initial`` to also draw what training added
+    (``weights − initial``), where the learned edge and stroke detectors stand out.
 
     Args:
         conv_layer_or_weights: a conv layer (its ``.weight`` is used) or weights ``(O, C, kH, kW)``
@@ -41,8 +46,10 @@ def plot_filters(conv_layer_or_weights: Any, path: Any = None, ncols: Optional[i
             per filter, one tile per input channel).
         normalize: see :func:`cnnkit.viz.tile` (default ``'each'``: every filter scaled on its own).
         cmap: colormap for single-channel tiles (3-channel filters are drawn as RGB).
-        figsize, dpi: figure size in inches and resolution.
+        figsize, dpi: figure size in inches (default 6×6, 12×6 with ``initial``) and resolution.
         title: figure title (default describes the filters).
+        initial: the same layer's weights before training (array or Tensor of the same shape); adds a
+            second panel with the change ``weights − initial``, scaled the same way.
 
     Shape:
         weights ``(O, C, kH, kW)``: ``C == 3`` gives O RGB tiles, otherwise ``O·C`` grayscale tiles.
@@ -65,20 +72,27 @@ def plot_filters(conv_layer_or_weights: Any, path: Any = None, ncols: Optional[i
     if weights.size == 0:
         raise ValueError(f"plot_filters(): {what} of shape {weights.shape} holds no filter values to draw; "
                          f"pass a layer with at least one output and input channel")
+    panels = [(weights, title or f"{out_c} filters {weights.shape[2]}×{weights.shape[3]}")]
+    if initial is not None:
+        start = to_array(initial, "plot_filters()", "initial")
+        if start.shape != weights.shape:
+            raise ValueError(f"plot_filters(): initial weights of shape {start.shape} do not match the filters' "
+                             f"{weights.shape}; pass the same layer's weights from before training")
+        panels.append((weights - start, "change since initialisation (what training added)"))
     rgb = in_c == 3
     cols = ncols if ncols is not None else (math.ceil(math.sqrt(out_c)) if in_c in (1, 3) else in_c)
-    # NaN gaps are drawn transparent, so the tiles stand apart on the figure background
-    grid = tile(weights, ncols=cols, pad=1, normalize=normalize, pad_value=np.nan)
-    if rgb and normalize is None:
-        grid = np.clip(grid, 0.0, 1.0)  # RGB is shown as-is; values outside [0, 1] have no colour
-    fig = new_figure("plot_filters()", figsize, dpi)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(grid, cmap=None if rgb else cmap, interpolation="nearest")
-    ax.set_axis_off()
     kind = "RGB" if rgb else ("grayscale" if in_c == 1 else f"{in_c} channels per filter, one row each")
     scaling = {"each": "each filter min-max scaled", "all": "one scale for all", None: "raw values"}[normalize]
-    ax.set_title(title or f"{out_c} filters {weights.shape[2]}×{weights.shape[3]} ({kind}; {scaling})",
-                 fontsize=10)
+    fig = new_figure("plot_filters()", figsize or (6.0 * len(panels), 6.0), dpi)
+    for index, (values, caption) in enumerate(panels):
+        # NaN gaps are drawn transparent, so the tiles stand apart on the figure background
+        grid = tile(values, ncols=cols, pad=1, normalize=normalize, pad_value=np.nan)
+        if rgb and normalize is None:
+            grid = np.clip(grid, 0.0, 1.0)  # RGB is shown as-is; values outside [0, 1] have no colour
+        ax = fig.add_subplot(1, len(panels), index + 1)
+        ax.imshow(grid, cmap=None if rgb else cmap, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"{caption}\n({kind}; {scaling})" if index or title is None else caption, fontsize=10)
     return _finish(fig, path)
 
 

@@ -53,8 +53,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     """
     y_true = np.asarray(y_true).reshape(-1)
     y_pred = np.asarray(y_pred)
-    if y_pred.ndim == 2:
-        y_pred = np.argmax(y_pred, axis=1)
+    if y_pred.ndim == 2:  # scores: their width is the number of classes
+        num_classes = y_pred.shape[1] if num_classes is None else num_classes
+        y_pred = np.argmax(y_pred, axis=1) if len(y_pred) else np.zeros(0, np.int64)
     y_pred = y_pred.reshape(-1)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"confusion_matrix: {y_true.size} labels but {y_pred.size} predictions; pass one per sample")

@@ -317,7 +317,12 @@ def _main(args: argparse.Namespace) -> int:
     if unknown:
         print(f"cnnkit bench: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}", file=sys.stderr)
         return 2
-    rss_names = list(WORKLOADS) if args.rss == "all" else [] if args.rss == "none" else args.rss.split(",")
+    rss_names = list(WORKLOADS) if args.rss == "all" else [] if args.rss == "none" else \
+        [w.strip() for w in args.rss.split(",") if w.strip()]
+    if any(w not in WORKLOADS for w in rss_names):
+        print(f"cnnkit bench: --rss takes 'all', 'none' or workloads from {list(WORKLOADS)}; got {args.rss!r}",
+              file=sys.stderr)
+        return 2
     meta = _meta(args)
     print(f"cnnkit vs PyTorch, {args.threads} threads each, median of {args.rounds} interleaved rounds "
           f"(~{args.min_time}s each), after {args.warmup} warm-up steps", flush=True)

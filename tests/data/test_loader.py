@@ -13,6 +13,8 @@ from cnnkit import nn
 from cnnkit.data import DataLoader, Subset, TensorDataset, default_collate
 from cnnkit.data import transforms as T
 
+from training.helpers import tiny_images, weights  # tests/ is on sys.path (rootdir-relative packages)
+
 
 def labels(batches) -> list:
     return [b[1].tolist() for b in batches]
@@ -309,16 +311,6 @@ def test_errors():
 
 
 # ------------------------------------------------------------------------------ Model.fit
-def tiny_images(n: int = 64, seed: int = 0) -> tuple:
-    """1x8x8 images: class 0 bright on the left half, class 1 bright on the right half."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n).astype(np.int64)
-    x = 0.1 * rng.normal(size=(n, 1, 8, 8))
-    x[y == 0, :, :, :4] += 1.0
-    x[y == 1, :, :, 4:] += 1.0
-    return x.astype(np.float32), y
-
-
 def net() -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 2))
 
@@ -327,10 +319,6 @@ def model() -> cnnkit.Model:
     m = cnnkit.Model(net())
     m.compile(cnnkit.optim.SGD(m.module.parameters(), lr=0.1), "sparse_categorical_crossentropy", ["accuracy"])
     return m
-
-
-def weights(m: cnnkit.Model) -> dict:
-    return {k: v.numpy().copy() for k, v in m.module.state_dict().items()}
 
 
 def test_model_fits_from_a_shuffling_loader_one_epoch_order_per_epoch():

@@ -10,7 +10,7 @@ import cnnkit
 from cnnkit import nn
 from cnnkit.optim import SGD, Adam
 
-from .helpers import assert_same_weights, weights
+from .helpers import assert_same_weights, tiny_images, weights
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -28,16 +28,6 @@ def binary_blobs(n: int = 128, seed: int = 0) -> tuple:
     y = rng.integers(0, 2, n).astype(np.int64)
     x = (np.where(y[:, None] == 1, 2.0, -2.0) + 0.6 * rng.normal(size=(n, 2))).astype(np.float32)
     return x, y
-
-
-def tiny_images(n: int = 64, seed: int = 0) -> tuple:
-    """1×8×8 images: class 0 bright on the left half, class 1 bright on the right half."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n).astype(np.int64)
-    x = 0.1 * rng.normal(size=(n, 1, 8, 8))
-    x[y == 0, :, :, :4] += 1.0
-    x[y == 1, :, :, 4:] += 1.0
-    return x.astype(np.float32), y
 
 
 def mlp(out: int = 4, softmax: bool = False, dropout: float = 0.0) -> nn.Sequential:

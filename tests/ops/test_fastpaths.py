@@ -209,3 +209,21 @@ def test_max_pool_without_graph_matches_and_indices_still_work():
     flat = x.reshape(2, 3, 64)
     np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), axis=2).reshape(2, 3, 4, 4),
                                   with_graph)
+
+
+def test_relu_backward_blocks_inf_and_nan_gradients_like_pytorch():
+    # The fast multiply-by-mask would turn a blocked inf into NaN; PyTorch's threshold_backward gives 0.
+    x = cnnkit.tensor(np.array([-1.0, 0.0, 2.0, -3.0, 4.0], np.float32), requires_grad=True)
+    y = x.relu()
+    y.backward(cnnkit.tensor(np.array([np.inf, np.nan, 5.0, -np.inf, np.inf], np.float32)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([0.0, 0.0, 5.0, 0.0, np.inf], np.float32))
+
+
+def test_relu_backward_on_a_strided_conv_output_matches_the_mask_rule():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 4, 5, 6)).astype(np.float32).transpose(1, 0, 2, 3)  # a CNHW-strided view
+    x = cnnkit.tensor(a, requires_grad=True)
+    g = rng.normal(size=(4, 3, 5, 6)).astype(np.float32)
+    x.relu().backward(cnnkit.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(a > 0, g, 0.0).astype(np.float32))
+    assert x.grad.dtype == np.float32

@@ -105,7 +105,13 @@ class ReLU(Function):
         return out
 
     def backward(self, grad_out: np.ndarray) -> tuple:
-        return (np.where(self.saved[0] > 0, grad_out, 0).astype(grad_out.dtype, copy=False),)
+        # A multiply by the mask is ~5x faster than np.where on conv-sized arrays; it differs only
+        # where a blocked gradient is inf/NaN (inf·0 = NaN), so those rare cases take where().
+        with np.errstate(invalid="ignore"):
+            grad = np.multiply(grad_out, self.saved[0] > 0, dtype=grad_out.dtype)
+        if not np.isfinite(grad).all():
+            grad = np.where(self.saved[0] > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+        return (grad,)
 
 
 class Clamp(Function):

@@ -13,6 +13,7 @@ import numpy as np
 from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
 from cnnkit.backend import fastpath
+from cnnkit.backend import jit_kernels as J
 
 
 _offset_slices = K.offset_slices
@@ -40,6 +41,17 @@ class MaxPoolNd(Function):
 
     def forward(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                 out_shape: tuple) -> np.ndarray:
+        self.jit = len(kernel) == 2 and fastpath.enabled() and J.available(x)
+        if self.jit:
+            # One compiled pass: padding skipped arithmetically, winners tracked (first maximum,
+            # first NaN) for every window, so no input has to take the reference path.
+            padded = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
+            like = lambda shape, dtype: _like_layout(shape, x, np.empty, dtype)  # noqa: E731
+            best, self.winner = J.max_pool2d(x, kernel, stride, tuple(lo for lo, _ in padding), dilation,
+                                             out_shape, like)
+            self.meta = (x.shape, padded, kernel, stride, padding, dilation, out_shape)
+            self.save_for_backward(None, best)
+            return best
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = K.pad(x, ((0, 0), (0, 0)) + padding, mode="zeros", value=fill)
         offsets = _offsets(kernel)
@@ -107,6 +119,10 @@ class MaxPoolNd(Function):
         _, xp_shape, kernel, stride, padding, dilation, out_shape = self.meta
         if self.winner is None:
             return self._backward_reference(grad_out)
+        if self.jit:
+            like = lambda shape, dtype: _like_layout(shape, self.winner, np.empty, dtype)  # noqa: E731
+            return (J.max_pool2d_backward(grad_out, self.winner, self.meta[0], kernel, stride,
+                                          tuple(lo for lo, _ in padding), dilation, like),)
         zero = grad_out.dtype.type(0)
         extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
         disjoint = all(s >= e for s, e in zip(stride, extents))

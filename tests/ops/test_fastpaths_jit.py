@@ -1,0 +1,225 @@
+"""The compiled (numba) 2-D kernels of ``backend.jit_kernels`` against the NumPy reference
+kernels and reference paths: im2col/col2im with implicit padding, max pooling with winners, the
+batch split over threads, and the NumPy fallback when numba is missing or turned off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnkit
+import cnnkit.functional as F
+from cnnkit.backend import conv_kernels as K
+from cnnkit.backend import fastpath
+from cnnkit.backend import jit_kernels as J
+from cnnkit.backend import parallel
+
+pytest.importorskip("numba")
+
+
+def _cnhw(a: np.ndarray) -> np.ndarray:
+    """The same values laid out channel-major, as a conv output is."""
+    return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+def _out_shape(spatial, kernel, stride, dilation, padding):
+    return tuple(K.conv_output_size(s, k, p, st, d) for s, k, p, st, d in zip(spatial, kernel, padding, stride, dilation))
+
+
+CASES = [  # kernel, stride, dilation, padding ((lo, hi) per axis)
+    ((5, 5), (1, 1), (1, 1), ((2, 2), (2, 2))),
+    ((3, 3), (1, 1), (1, 1), ((0, 0), (0, 0))),
+    ((3, 2), (2, 1), (1, 2), ((1, 2), (0, 1))),
+    ((2, 3), (3, 2), (2, 1), ((0, 3), (4, 0))),  # padding wider than a tap reaches
+    ((1, 1), (2, 2), (1, 1), ((0, 0), (1, 1))),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,dilation,padding", CASES)
+@pytest.mark.parametrize("layout", ["nchw", "cnhw"])
+def test_im2col_col2im_match_numpy_kernels(kernel, stride, dilation, padding, layout):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 7, 6)).astype(np.float32)
+    x = _cnhw(x) if layout == "cnhw" else x
+    out_shape = _out_shape(x.shape[2:], kernel, stride, dilation, padding)
+    widths = ((0, 0), (0, 0)) + padding
+    ref, ref_out = K.im2col(K.pad(x, widths), kernel, stride, dilation)
+    assert ref_out == out_shape
+    cols = J.im2col2d(x, kernel, stride, dilation, tuple(lo for lo, _ in padding), out_shape)
+    np.testing.assert_array_equal(cols, ref[0])
+    d = rng.standard_normal(cols.shape).astype(np.float32)
+    padded = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
+    want = K.unpad(K.col2im(d, padded, kernel, stride, dilation, out_shape), widths)
+    got = J.col2im2d(d, x.shape, kernel, stride, dilation, tuple(lo for lo, _ in padding), out_shape)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    # <im2col(x), d> == <x, col2im(d)> for any x, d: checks col2im independently of the NumPy kernel.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 6, 5))
+    kernel, stride, dilation, lead = (3, 3), (2, 1), (1, 2), (1, 2)
+    out_shape = _out_shape(x.shape[2:], kernel, stride, dilation, ((1, 1), (2, 2)))
+    cols = J.im2col2d(x, kernel, stride, dilation, lead, out_shape)
+    d = rng.standard_normal(cols.shape)
+    back = J.col2im2d(d, x.shape, kernel, stride, dilation, lead, out_shape)
+    assert np.isclose((cols * d).sum(), (x * back).sum(), rtol=1e-12)
+
+
+def _conv_grads(x, w, b, reference, **kw):
+    xt, wt, bt = (cnnkit.tensor(a, requires_grad=True) for a in (x, w, b))
+    if reference:
+        with fastpath.reference_only():
+            y = F.conv2d(xt, wt, bt, **kw)
+            (y * y).sum().backward()
+    else:
+        y = F.conv2d(xt, wt, bt, **kw)
+        (y * y).sum().backward()
+    return y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("kw", [dict(padding=2), dict(padding="same", dilation=2), dict(stride=2, padding=1, groups=2),
+                                dict(stride=(1, 2), padding=(0, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_jit_matches_reference(kw, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 9, 8)).astype(dtype)
+    w = rng.standard_normal((6, 4 // kw.get("groups", 1), 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    fast, ref = _conv_grads(x, w, b, False, **kw), _conv_grads(x, w, b, True, **kw)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for a, r in zip(fast, ref):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
+
+
+def test_conv2d_empty_batch_and_no_graph():
+    w = cnnkit.tensor(np.ones((2, 1, 3, 3), np.float32))
+    assert F.conv2d(cnnkit.zeros(0, 1, 5, 5), w, padding=1).shape == (0, 2, 5, 5)
+    x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+    with cnnkit.no_grad():
+        y = F.conv2d(cnnkit.tensor(x), w, padding=1).numpy()
+    # centre: sum of the 3×3 neighbourhood of x[2, 2] = 9 · 12
+    assert y[0, 0, 2, 2] == 108.0 and y[0, 0, 0, 0] == 0 + 1 + 5 + 6
+
+
+def _pool_grads(x, g, reference, **kw):
+    xt = cnnkit.tensor(x, requires_grad=True)
+    if reference:
+        with fastpath.reference_only():
+            y = F.max_pool2d(xt, **kw)
+            y.backward(cnnkit.tensor(g))
+    else:
+        y = F.max_pool2d(xt, **kw)
+        y.backward(cnnkit.tensor(g))
+    return y.numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2, stride=1, dilation=2, ceil_mode=True),
+                                dict(kernel_size=(3, 2), stride=(1, 3), padding=(1, 0), ceil_mode=True)])
+def test_max_pool_jit_matches_reference_with_ties_nan_and_inf(kw):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :4, :4] = 1.0  # ties: the first maximum wins
+    x[0, 1, 2, 3] = np.nan  # NaN wins its windows
+    x[0, 1, 2, 5] = np.nan
+    x[1, 2, :3, :3] = -np.inf  # real -inf maxima next to -inf padding
+    x[1, 0, 4, 4] = np.inf
+    for arr in (x, _cnhw(x)):
+        y = F.max_pool2d(cnnkit.tensor(arr), **kw)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        fast, ref = _pool_grads(arr, g, False, **kw), _pool_grads(arr, g, True, **kw)
+        np.testing.assert_array_equal(fast[0], ref[0])  # maxima exactly, NaN where NaN
+        # overlapping windows add their gradients in another order
+        np.testing.assert_allclose(fast[1], ref[1], rtol=1e-6, atol=1e-7)
+        _, idx_fast = F.max_pool2d(cnnkit.tensor(arr), return_indices=True, **kw)
+        with fastpath.reference_only():
+            _, idx_ref = F.max_pool2d(cnnkit.tensor(arr), return_indices=True, **kw)
+        np.testing.assert_array_equal(idx_fast.numpy(), idx_ref.numpy())
+
+
+def test_max_pool_jit_keeps_the_input_layout():
+    x = _cnhw(np.random.default_rng(4).standard_normal((4, 3, 6, 6)).astype(np.float32))
+    xt = cnnkit.tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, 2)
+    assert y.numpy().swapaxes(0, 1).flags.c_contiguous
+    y.sum().backward()
+    assert xt.grad.numpy().swapaxes(0, 1).flags.c_contiguous
+
+
+def test_batch_split_over_threads_gives_the_same_result(monkeypatch):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 8, 20, 20)).astype(np.float32)  # large enough to split
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    b = np.zeros(8, np.float32)
+    g = rng.standard_normal((16, 8, 10, 10)).astype(np.float32)
+    monkeypatch.setenv("CNNKIT_THREADS", "1")
+    one = _conv_grads(x, w, b, False, padding=1) + _pool_grads(x, g, False, kernel_size=2)
+    monkeypatch.setenv("CNNKIT_THREADS", "3")
+    assert parallel.num_threads() == 3 and parallel.chunks(16) == [(0, 5), (5, 10), (10, 16)]
+    three = _conv_grads(x, w, b, False, padding=1) + _pool_grads(x, g, False, kernel_size=2)
+    for a, r in zip(one, three):  # the weight gradient sums the chunks' products in another order
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+    ref = _conv_grads(x, w, b, True, padding=1) + _pool_grads(x, g, True, kernel_size=2)
+    for a, r in zip(three, ref):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-5 * np.abs(r).max())
+
+
+def test_without_numba_the_numpy_kernels_run(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    b = np.zeros(3, np.float32)
+    with_jit = _conv_grads(x, w, b, False, padding=1)
+    monkeypatch.setattr(J, "_compiled", {})  # as _load leaves it when numba cannot be imported
+    assert not J.available(x)
+    without = _conv_grads(x, w, b, False, padding=1)
+    for a, r in zip(with_jit, without):
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+
+
+def test_integer_and_float16_inputs_take_the_numpy_path():
+    assert not J.available(np.zeros(3, np.int32)) and not J.available(np.zeros(3, np.float16))
+    y = F.max_pool2d(cnnkit.tensor(np.arange(16, dtype=np.int64).reshape(1, 1, 4, 4)), 2)
+    assert y.numpy().tolist() == [[[[5, 7], [13, 15]]]]
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_linear_split_matches_reference(monkeypatch, threads):
+    monkeypatch.setenv("CNNKIT_THREADS", threads)
+    monkeypatch.setattr(parallel, "active", lambda: True)  # as after the first split pinned BLAS
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((65, 200)).astype(np.float32)  # 65·100·200 multiply-adds: split
+    w = rng.standard_normal((101, 200)).astype(np.float32)
+    b = rng.standard_normal(101).astype(np.float32)
+    g = rng.standard_normal((65, 101)).astype(np.float32)
+    outs = []
+    for reference in (False, True):
+        leaves = [cnnkit.tensor(a, requires_grad=True) for a in (x, w, b)]
+        if reference:
+            with fastpath.reference_only():
+                y = F.linear(*leaves)
+                y.backward(cnnkit.tensor(g))
+        else:
+            y = F.linear(*leaves)
+            y.backward(cnnkit.tensor(g))
+        outs.append([y.numpy()] + [t.grad.numpy() for t in leaves])
+    want = [x @ w.T + b, g @ w, g.T @ x, g.sum(0)]  # independent NumPy values
+    for fast, ref, exact in zip(*outs, want):
+        np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(fast, exact, rtol=1e-5, atol=1e-4)
+
+
+def test_import_does_not_load_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, cnnkit; cnnkit.nn.Conv2d(1, 1, 3); print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_openblas_is_found_and_pinned():
+    # NumPy wheels ship OpenBLAS; the first split sets it to one thread (the module docstring says why).
+    assert parallel.pin_blas() and parallel.active()

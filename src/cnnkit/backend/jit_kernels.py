@@ -120,42 +120,70 @@ def _col2im(cols, grad, ph, pw, sh, sw, dh, dw, c0, c1):
 def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
     _, c_, h_, w_ = x.shape
     _, _, ho_, wo_ = best.shape
+    # outputs whose whole window lies inside the image: [ha, hb) × [wa, wb), no bounds checks
+    ha = 0
+    while ha < ho_ and ha * sh - ph < 0:
+        ha += 1
+    hb = ho_
+    while hb > ha and (hb - 1) * sh - ph + (kh - 1) * dh >= h_:
+        hb -= 1
+    wa = 0
+    while wa < wo_ and wa * sw - pw < 0:
+        wa += 1
+    wb = wo_
+    while wb > wa and (wb - 1) * sw - pw + (kw - 1) * dw >= w_:
+        wb -= 1
     for p in range(p0, p1):
         n = p // c_
         c = p % c_
         xs = x[n, c]
         bs = best[n, c]
         ws = winner[n, c]
-        for ho in range(ho_):
-            i0 = 0  # first tap inside the image (padding is never read)
-            while i0 < kh and ho * sh - ph + i0 * dh < 0:
-                i0 += 1
-            for wo in range(wo_):
-                j0 = 0
-                while j0 < kw and wo * sw - pw + j0 * dw < 0:
-                    j0 += 1
-                h = ho * sh - ph + i0 * dh
-                w = wo * sw - pw + j0 * dw
-                if i0 == kh or j0 == kw or h >= h_ or w >= w_:  # a window of padding only
-                    bs[ho, wo] = -np.inf
-                    ws[ho, wo] = 0
-                    continue
+        for ho in range(ha, hb):
+            h = ho * sh - ph
+            for wo in range(wa, wb):
+                w = wo * sw - pw
                 value = xs[h, w]
-                k = i0 * kw + j0
-                for i in range(i0, kh):
-                    h = ho * sh - ph + i * dh
-                    if h >= h_:
-                        break
-                    for j in range(j0, kw):
-                        w = wo * sw - pw + j * dw
-                        if w >= w_:
-                            break
-                        v = xs[h, w]
-                        # strict '>' keeps the first maximum; the first NaN wins and stays
-                        take = (v > value) | ((v != v) & (value == value))
+                k = 0
+                nan = False
+                for i in range(kh):
+                    for j in range(kw):
+                        v = xs[h + i * dh, w + j * dw]
+                        take = v > value  # strict: the first maximum wins (branch-free select)
                         value = v if take else value
                         k = i * kw + j if take else k
+                        nan |= v != v
+                if nan:  # NaN wins as in PyTorch: the first NaN of the window (rare, second pass)
+                    for q in range(kh * kw - 1, -1, -1):
+                        v = xs[h + (q // kw) * dh, w + (q % kw) * dw]
+                        if v != v:
+                            value = v
+                            k = q
                 bs[ho, wo] = value
+                ws[ho, wo] = k
+        for ho in range(ho_):
+            border_row = ho < ha or ho >= hb
+            for wo in range(wo_):
+                if not border_row and wa <= wo < wb:
+                    continue
+                # a window that reaches into the padding: only taps inside the image compete
+                found = False
+                value = xs[0, 0]
+                k = 0
+                for i in range(kh):
+                    h = ho * sh - ph + i * dh
+                    if h < 0 or h >= h_:
+                        continue
+                    for j in range(kw):
+                        w = wo * sw - pw + j * dw
+                        if w < 0 or w >= w_:
+                            continue
+                        v = xs[h, w]
+                        if not found or v > value or (v != v and value == value):
+                            value = v
+                            k = i * kw + j
+                            found = True
+                bs[ho, wo] = value if found else -np.inf
                 ws[ho, wo] = k
 
 

@@ -21,7 +21,7 @@ def test_train_writes_a_complete_run_directory(trained_output):
     assert "validation accuracy" in printed and "test accuracy" in printed and "images/s" in printed
     assert sorted(f for f in os.listdir(out) if not f.endswith(".prev")) == \
         ["best.safetensors", "filters.png", "history.json", "history.png", "metrics.csv", "model.safetensors",
-         "report.html", "result.json"]
+         "report.html", "result.json", "settings.json"]
     result = json.load(open(os.path.join(out, "result.json")))
     assert {"model", "dataset", "epochs", "seed", "val_accuracy", "test_accuracy", "wall_time_s", "images_per_s",
             "normalisation"} <= set(result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -150,25 +151,25 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     """
     import cnnkit
     from cnnkit import models
-    from cnnkit.io import load_checkpoint, read_checkpoint
+    from cnnkit.io import CheckpointError, load_checkpoint, read_checkpoint
 
     if os.path.isdir(path):
         checkpoint = os.path.join(path, "model.safetensors")
         if not os.path.isfile(checkpoint):
-            raise CLIError(f"{path}: not a run directory (no model.safetensors in it); pass a checkpoint file "
-                           "or the --out directory of a finished `cnnkit train`")
+            best = os.path.join(path, "best.safetensors")
+            hint = (f"; its best epoch so far is {best}" if os.path.isfile(best) else "")
+            raise CLIError(f"{path}: not a run directory (no model.safetensors in it); pass a checkpoint "
+                           f"file or the --out directory of a finished `cnnkit train`{hint}")
     elif os.path.isfile(path):
+        if not path.endswith(".safetensors"):
+            # Reading a PNG or CSV as a checkpoint reports a nonsense header size; say what was expected.
+            raise CLIError(f"{path}: not a checkpoint (expected a .safetensors file written by cnnkit, or a run "
+                           "directory)")
         checkpoint = path
     else:
         raise CLIError(f"{path}: no such run directory or checkpoint file")
     directory = os.path.dirname(os.path.abspath(checkpoint))
-    result = {}
-    if os.path.isfile(os.path.join(directory, "result.json")):
-        try:
-            with open(os.path.join(directory, "result.json")) as f:
-                result = json.load(f)
-        except (OSError, ValueError) as error:
-            raise CLIError(f"{os.path.join(directory, 'result.json')}: unreadable ({error})") from None
+    result, damaged = _read_result(os.path.join(directory, "result.json"))
     meta = read_checkpoint(checkpoint)[1].get("metadata", {})
     name = model_name or meta.get("zoo_model") or result.get("model")
     if "architecture" in meta:
@@ -176,9 +177,19 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     elif name:
         name = resolve_model(name)
         model = cnnkit.Model(models.get(name))
-        load_checkpoint(checkpoint, model.module)
+        try:
+            load_checkpoint(checkpoint, model.module)
+        except CheckpointError as error:
+            if "does not fit" not in str(error):
+                raise
+            source = "--model" if model_name else "result.json beside it"
+            raise CLIError(f"{checkpoint}: its weights do not fit the zoo model {name!r} (named by {source}); "
+                           "pass --model with the model it was trained as") from None
     else:
-        raise CLIError(f"{checkpoint}: holds weights but no architecture; name the zoo model with --model")
+        why = f" ({damaged})" if damaged else ""
+        raise CLIError(f"{checkpoint}: holds weights but no architecture; name the zoo model with --model{why}")
+    if damaged:
+        print(f"cnnkit: warning: {damaged}; using the checkpoint's own metadata", file=sys.stderr)
     key = resolve_dataset(dataset or meta.get("dataset") or result.get("dataset") or "mnist")
     stored = meta.get("normalisation") or result.get("normalisation")
     # The stored constants apply only to the dataset trained on; another --dataset uses its own.
@@ -188,3 +199,51 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     return Trained(model=model, checkpoint=checkpoint, directory=directory, dataset=key,
                    normalisation=normalisation, input_shape=shape, class_names=class_names(key),
                    model_name=name)
+
+
+def _read_result(path: str) -> tuple:
+    """``(result.json beside a checkpoint as a dict, None)``; ``({}, None)`` when absent. A damaged
+    one gives ``({}, what is wrong)``: the checkpoint's own metadata usually suffices, and
+    --model/--dataset replace the rest."""
+    if not os.path.isfile(path):
+        return {}, None
+    try:
+        with open(path) as f:
+            result = json.load(f)
+        if not isinstance(result, dict):
+            raise ValueError(f"expected a JSON object, got {type(result).__name__}")
+    except (OSError, ValueError) as error:
+        return {}, f"{path} is unreadable ({error})"
+    # Only well-formed names are used; a damaged entry is ignored like a missing one.
+    return {k: v for k, v in result.items() if k not in ("model", "dataset") or isinstance(v, str)}, None
+
+
+def output_path(out: Optional[str], default: str, suffix: str, force: bool) -> str:
+    """The file a command writes: ``out`` (``--out``) checked, else ``default``.
+
+    ``default`` (the command's own file beside the checkpoint) is regenerated freely; an explicit
+    ``--out`` must name a ``suffix`` file and is not overwritten without ``force``.
+
+    Args:
+        out: the ``--out`` value, or None.
+        default: the path used without ``--out``.
+        suffix: the extension required of ``--out`` (``".png"``, ``".html"``).
+        force: ``--force`` was given.
+
+    Raises:
+        CLIError: ``out`` is a directory, has another extension, or exists without ``force``.
+
+    Example:
+        >>> output_path(None, "run/report.html", ".html", force=False)
+        'run/report.html'
+    """
+    if out is None:
+        return default
+    if os.path.isdir(out):
+        raise CLIError(f"--out {out} is a directory; name the {suffix} file to write, e.g. "
+                       f"{os.path.join(out, os.path.basename(default))}")
+    if not out.lower().endswith(suffix):
+        raise CLIError(f"--out {out}: expected a {suffix} file name")
+    if os.path.exists(out) and not force:
+        raise CLIError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    return out

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnkit.cli.common import DATASETS, load_raw, load_trained, positive_int, prepare
+from cnnkit.cli.common import DATASETS, load_raw, load_trained, output_path, positive_int, prepare
 
 
 def add_parser(sub: Any) -> None:
@@ -31,8 +31,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", default=None, metavar="DIR", help="directory with the dataset files")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
     p.add_argument("--normalize", action="store_true", help="draw the PNG with rows as fractions of each class")
-    p.add_argument("--out", default=None, metavar="PNG", help="where to write the PNG (default: confusion_matrix.png beside the "
-                                               "checkpoint)")
+    p.add_argument("--out", default=None, metavar="PNG",
+                   help="where to write the PNG (default: confusion_matrix.png beside the checkpoint)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(run=run)
 
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnkit.training.metrics import confusion_matrix
 
     trained = load_trained(args.path, args.dataset, args.model)
+    out = output_path(args.out, os.path.join(trained.directory, "confusion_matrix.png"), ".png", args.force)
     _, (images, labels) = load_raw(trained.dataset, args.data, not args.no_download)
     images, labels = images[: args.limit], labels[: args.limit]  # limit None keeps everything
     x = prepare(images, trained.normalisation, trained.input_shape, f"{trained.dataset} test set")
@@ -67,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
     predicted = scores.argmax(axis=1)
     matrix = confusion_matrix(y, predicted, num_classes=k)
     accuracy = float(np.trace(matrix)) / max(len(y), 1)
-    out = args.out or os.path.join(trained.directory, "confusion_matrix.png")
     try:  # the PNG first, so `cnnkit evaluate RUN | head` still writes it
         from cnnkit import viz
 

@@ -8,7 +8,6 @@ grayscale, the longer side shrunk to ``--max-size``); without it, the first MNIS
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 
@@ -35,11 +34,10 @@ def run(args: argparse.Namespace) -> int:
             missing. OSError / ValueError: IMAGE missing or not an image. ``cnnkit``'s ``main()``
             prints these as one line and exits with code 2.
     """
+    from cnnkit.cli.common import output_path
     from cnnkit.cli.errors import CLIError
 
-    out = args.out
-    if os.path.exists(out) and not args.force:
-        raise CLIError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    out = output_path(args.out, args.out, ".png", args.force)
     if args.max_size is not None and args.max_size < 3:
         raise CLIError(f"--max-size must be at least 3, got {args.max_size}")
     if args.dpi < 1:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.cli.common import DATASETS, load_raw, load_trained, positive_int, prepare
-from cnnkit.cli.errors import CLIError, MissingExtra
+from cnnkit.cli.common import DATASETS, load_raw, load_trained, output_path, positive_int, prepare
+from cnnkit.cli.errors import MissingExtra
 
 __all__ = ["add_parser", "run", "write_report"]
 
@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
                                    "and pictures of activations, gradients, weights and weight gradients.")
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT",
                    help="a `cnnkit train` run directory or a .safetensors checkpoint")
-    p.add_argument("--out", default=None, help="the HTML file (default: report.html beside the checkpoint)")
+    p.add_argument("--out", default=None, metavar="HTML", help="the HTML file (default: report.html beside the checkpoint)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--images", type=positive_int, default=8,
                    help="how many test images to run (default 8; pictures show the first)")
     p.add_argument("--dataset", default=None,
@@ -49,19 +50,11 @@ def write_report(model: Any, x: Any, y: Any, path: Any, max_images: int = 8) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    if not os.path.exists(args.path):
-        raise CLIError(f"{args.path}: no such run directory or checkpoint file")
-    if os.path.isfile(args.path) and not args.path.endswith(".safetensors"):
-        raise CLIError(f"{args.path}: not a checkpoint (expected a .safetensors file written by cnnkit, or a run "
-                       "directory)")
-    if args.out and os.path.isdir(args.out):
-        raise CLIError(f"--out {args.out} is a directory; name the HTML file to write, e.g. "
-                       f"{os.path.join(args.out, 'report.html')}")
     trained = load_trained(args.path, args.dataset, args.model)
+    out = output_path(args.out, os.path.join(trained.directory, "report.html"), ".html", args.force)
     _, (images, labels) = load_raw(trained.dataset, args.data, not args.no_download)
     x = prepare(images[: args.images], trained.normalisation, trained.input_shape, f"{trained.dataset} test set")
     y = np.asarray(labels[: args.images]).reshape(-1).astype(np.int64)
-    out = args.out or os.path.join(trained.directory, "report.html")
     try:
         write_report(trained.model, x, y, out, max_images=args.images)
     except ImportError as error:  # Pillow missing: the pictures cannot be encoded

@@ -171,3 +171,30 @@ def test_sixteen_bit_and_rotated_files(tmp_path):
     upright = load_image(str(jpeg))
     assert upright.size == (200, 100)
     np.testing.assert_allclose(preprocess_digit(upright), reference, atol=0.08)
+
+
+def test_an_image_over_pillows_pixel_limit_gives_one_line(trained_run, tmp_path, monkeypatch, capsys):
+    # Was: PIL.Image.DecompressionBombError (not an OSError) escaped with a traceback.
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.new("1", (100, 60), 1).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 6,000 pixels is then over twice the limit
+    assert main(["predict", trained_run, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cnnkit predict: {path}: too large for Pillow to open safely") and "shrink it" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_blank_image_or_a_directory_is_named_in_the_error(trained_run, tmp_path, capsys):
+    from PIL import Image
+
+    good, blank = tmp_path / "seven.png", tmp_path / "white.png"
+    _seven().save(good)
+    Image.new("L", (1, 1), 255).save(blank)
+    # Was: "the image is blank (...)" without saying which of the files.
+    assert main(["predict", trained_run, str(good), str(blank)]) == 2
+    assert capsys.readouterr().err.startswith(f"cnnkit predict: {blank}: the image is blank")
+    assert main(["predict", trained_run, str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"cnnkit predict: {tmp_path}: is a directory, not an image file; pass the "
+                                       "image files themselves\n")

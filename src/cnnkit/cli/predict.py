@@ -10,6 +10,7 @@ centre-cropped to a square and resized. Reading images needs Pillow (``pip insta
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,13 +33,26 @@ def _pil(what: str) -> Any:
 def load_image(path: str) -> Any:
     """Open ``path`` with Pillow (fully read, so a truncated file fails here, with its name).
 
+    Args:
+        path: an image file (PNG, JPEG, BMP, GIF, TIFF, ... any size, mode or bit depth).
+
     Raises:
-        CLIError: the file is not an image Pillow can read, or is damaged.
+        CLIError: a directory, a file that is not an image Pillow can read, a damaged one, or one
+            too large to decode safely (Pillow's decompression-bomb limit).
         FileNotFoundError: no such file.
+
+    Example:
+        >>> import tempfile, os
+        >>> from PIL import Image
+        >>> path = os.path.join(tempfile.mkdtemp(), "seven.png"); Image.new("L", (40, 30), 255).save(path)
+        >>> load_image(path).size
+        (40, 30)
     """
     Image = _pil("cnnkit predict")
     from PIL import ImageOps
 
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: is a directory, not an image file; pass the image files themselves")
     try:
         with Image.open(path) as image:
             image.load()
@@ -46,6 +60,8 @@ def load_image(path: str) -> Any:
             return ImageOps.exif_transpose(image)
     except FileNotFoundError:
         raise
+    except Image.DecompressionBombError as error:  # not an OSError: it would escape as a traceback
+        raise CLIError(f"{path}: too large for Pillow to open safely ({error}); shrink it first") from None
     except Image.UnidentifiedImageError:
         raise CLIError(f"{path}: not an image file Pillow can read (PNG, JPEG, BMP, GIF, TIFF, ...)") from None
     except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt data
@@ -177,12 +193,25 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _prepared(image: Any, path: str, trained: Any) -> np.ndarray:
+    """:func:`preprocess_image` for the model of ``trained``, its errors naming the file."""
+    try:
+        return preprocess_image(image, trained.dataset, trained.input_shape)
+    except CLIError as error:
+        raise CLIError(f"{path}: {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    """Classify the images and print each one's class and probabilities.
+
+    Raises:
+        CLIError: a bad checkpoint or image (``main()`` prints one line and exits with code 2).
+    """
     from cnnkit import nn
 
     trained = load_trained(args.checkpoint, args.dataset, args.model)
     images = [load_image(path) for path in args.images]  # every file checked before any output
-    raw = np.stack([preprocess_image(image, trained.dataset, trained.input_shape) for image in images])
+    raw = np.stack([_prepared(image, path, trained) for image, path in zip(images, args.images)])
     x = prepare(raw, trained.normalisation, trained.input_shape, "the image")
     outputs = trained.model.predict(x)
     last = list(trained.model.module.modules())[-1]

@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+import cnnkit
+
 from cnnkit.cli import main
 from cnnkit.cli.errors import CLIError
 from cnnkit.io import CheckpointError
@@ -102,3 +104,22 @@ def test_a_model_that_cannot_take_the_dataset_is_refused_before_loading(tmp_path
     assert "cifar10 has 3 channel(s) but the model expects 1" in _one_line(capsys.readouterr().err, "train")
     assert main(["train", "--dataset", "mnist", "--model", "alexnet", "--out", str(tmp_path / "x")]) == 2
     assert "mnist has 1 channel(s) but the model expects 3" in _one_line(capsys.readouterr().err, "train")
+
+
+def test_out_of_memory_is_one_line_naming_the_sizes_to_reduce(monkeypatch, capsys):
+    # Was: `cnnkit summary lenet5 --input-shape 1,100000,100000` ended in numpy's _ArrayMemoryError traceback.
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (1, 1, 100000, 100000)")
+
+    monkeypatch.setattr(cnnkit, "summary", too_big)
+    assert main(["summary", "lenet5", "--input-shape", "1,100000,100000"]) == 2
+    line = _one_line(capsys.readouterr().err, "summary")
+    assert "out of memory (Unable to allocate 37.3 GiB" in line and "use a smaller --input-shape" in line
+    with pytest.raises(MemoryError):
+        main(["summary", "lenet5", "--debug"])
+
+
+def test_a_model_that_cannot_take_the_dataset_says_what_to_do(tmp_path, capsys):
+    assert main(["train", "--dataset", "cifar10", "--model", "lenet5", "--out", str(tmp_path / "x")]) == 2
+    assert _one_line(capsys.readouterr().err, "train").endswith("choose a model built for such inputs (see "
+                                                                "`cnnkit models`)")

@@ -123,3 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         errors.report(args.command, error)
         return errors.EXIT_USER_ERROR
+    except MemoryError as error:  # e.g. `summary --input-shape 1,100000,100000`: a size asked for, not a bug
+        if args.debug:
+            raise
+        errors.report(args.command, errors.CLIError(
+            f"out of memory ({str(error) or 'MemoryError'}); use a smaller --input-shape, --batch-size or --limit"))
+        return errors.EXIT_USER_ERROR

@@ -92,12 +92,14 @@ def check_fit(image_shape: Sequence[int], shape: Sequence[int], what: str) -> tu
         CLIError: the channels differ, or the images are larger or differ by an odd margin.
     """
     c, h, w = (int(s) for s in shape)
+    hint = "; choose a model built for such inputs (see `cnnkit models`)"
     if int(image_shape[0]) != c:
-        raise CLIError(f"{what} has {image_shape[0]} channel(s) but the model expects {c} (input {tuple(shape)})")
+        raise CLIError(f"{what} has {image_shape[0]} channel(s) but the model expects {c} (input {tuple(shape)})"
+                       + hint)
     dh, dw = h - int(image_shape[1]), w - int(image_shape[2])
     if dh < 0 or dw < 0 or dh % 2 or dw % 2:
         raise CLIError(f"the model expects inputs of shape {tuple(shape)}, {what} gives "
-                       f"{tuple(int(s) for s in image_shape)}")
+                       f"{tuple(int(s) for s in image_shape)}" + hint)
     return dh, dw
 
 

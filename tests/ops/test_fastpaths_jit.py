@@ -1,6 +1,6 @@
-"""The compiled (numba) 2-D kernels of ``backend.jit_kernels`` against the NumPy reference
-kernels and reference paths: im2col/col2im with implicit padding, max pooling with winners, the
-batch split over threads, and the NumPy fallback when numba is missing or turned off."""
+"""Fast paths against the reference paths: convolution split over cnnkit's threads (any number
+of spatial dims), the compiled (numba) max-pooling kernels of ``backend.jit_kernels``, Linear's
+split products, and the NumPy fallback when numba is missing or turned off."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import pytest
 
 import cnnkit
 import cnnkit.functional as F
-from cnnkit.backend import conv_kernels as K
 from cnnkit.backend import fastpath
 from cnnkit.backend import jit_kernels as J
 from cnnkit.backend import parallel
 
-pytest.importorskip("numba")
+needs_numba = pytest.mark.skipif(not J.available(np.zeros(1, np.float32)), reason="numba not installed")
 
 
 def _cnhw(a: np.ndarray) -> np.ndarray:
@@ -22,58 +21,14 @@ def _cnhw(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
 
 
-def _out_shape(spatial, kernel, stride, dilation, padding):
-    return tuple(K.conv_output_size(s, k, p, st, d) for s, k, p, st, d in zip(spatial, kernel, padding, stride, dilation))
-
-
-CASES = [  # kernel, stride, dilation, padding ((lo, hi) per axis)
-    ((5, 5), (1, 1), (1, 1), ((2, 2), (2, 2))),
-    ((3, 3), (1, 1), (1, 1), ((0, 0), (0, 0))),
-    ((3, 2), (2, 1), (1, 2), ((1, 2), (0, 1))),
-    ((2, 3), (3, 2), (2, 1), ((0, 3), (4, 0))),  # padding wider than a tap reaches
-    ((1, 1), (2, 2), (1, 1), ((0, 0), (1, 1))),
-]
-
-
-@pytest.mark.parametrize("kernel,stride,dilation,padding", CASES)
-@pytest.mark.parametrize("layout", ["nchw", "cnhw"])
-def test_im2col_col2im_match_numpy_kernels(kernel, stride, dilation, padding, layout):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 2, 7, 6)).astype(np.float32)
-    x = _cnhw(x) if layout == "cnhw" else x
-    out_shape = _out_shape(x.shape[2:], kernel, stride, dilation, padding)
-    widths = ((0, 0), (0, 0)) + padding
-    ref, ref_out = K.im2col(K.pad(x, widths), kernel, stride, dilation)
-    assert ref_out == out_shape
-    cols = J.im2col2d(x, kernel, stride, dilation, tuple(lo for lo, _ in padding), out_shape)
-    np.testing.assert_array_equal(cols, ref[0])
-    d = rng.standard_normal(cols.shape).astype(np.float32)
-    padded = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
-    want = K.unpad(K.col2im(d, padded, kernel, stride, dilation, out_shape), widths)
-    got = J.col2im2d(d, x.shape, kernel, stride, dilation, tuple(lo for lo, _ in padding), out_shape)
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-
-
-def test_col2im_is_the_adjoint_of_im2col():
-    # <im2col(x), d> == <x, col2im(d)> for any x, d: checks col2im independently of the NumPy kernel.
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 3, 6, 5))
-    kernel, stride, dilation, lead = (3, 3), (2, 1), (1, 2), (1, 2)
-    out_shape = _out_shape(x.shape[2:], kernel, stride, dilation, ((1, 1), (2, 2)))
-    cols = J.im2col2d(x, kernel, stride, dilation, lead, out_shape)
-    d = rng.standard_normal(cols.shape)
-    back = J.col2im2d(d, x.shape, kernel, stride, dilation, lead, out_shape)
-    assert np.isclose((cols * d).sum(), (x * back).sum(), rtol=1e-12)
-
-
-def _conv_grads(x, w, b, reference, **kw):
+def _conv_grads(x, w, b, reference, conv=F.conv2d, **kw):
     xt, wt, bt = (cnnkit.tensor(a, requires_grad=True) for a in (x, w, b))
     if reference:
         with fastpath.reference_only():
-            y = F.conv2d(xt, wt, bt, **kw)
+            y = conv(xt, wt, bt, **kw)
             (y * y).sum().backward()
     else:
-        y = F.conv2d(xt, wt, bt, **kw)
+        y = conv(xt, wt, bt, **kw)
         (y * y).sum().backward()
     return y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
@@ -91,6 +46,21 @@ def test_conv2d_jit_matches_reference(kw, dtype):
     for a, r in zip(fast, ref):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_conv1d_and_conv3d_split_match_reference(monkeypatch, threads):
+    monkeypatch.setenv("CNNKIT_THREADS", threads)
+    rng = np.random.default_rng(8)
+    x1, w1 = rng.standard_normal((7, 4, 300)), rng.standard_normal((5, 4, 4))
+    x3, w3 = rng.standard_normal((5, 2, 9, 8, 7)), rng.standard_normal((3, 2, 3, 2, 3))
+    for conv, x, w, kw in ((F.conv1d, x1, w1, dict(padding=2, stride=2)),
+                           (F.conv3d, x3, w3, dict(padding=1, dilation=(1, 2, 1)))):
+        b = rng.standard_normal(w.shape[0])
+        fast = _conv_grads(x, w, b, False, conv=conv, **kw)
+        ref = _conv_grads(x, w, b, True, conv=conv, **kw)
+        for a, r in zip(fast, ref):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10 * np.abs(r).max())
 
 
 def test_conv2d_empty_batch_and_no_graph():
@@ -115,6 +85,7 @@ def _pool_grads(x, g, reference, **kw):
     return y.numpy(), xt.grad.numpy()
 
 
+@needs_numba
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
                                 dict(kernel_size=2, stride=1, dilation=2, ceil_mode=True),
                                 dict(kernel_size=(3, 2), stride=(1, 3), padding=(1, 0), ceil_mode=True)])
@@ -139,6 +110,7 @@ def test_max_pool_jit_matches_reference_with_ties_nan_and_inf(kw):
         np.testing.assert_array_equal(idx_fast.numpy(), idx_ref.numpy())
 
 
+@needs_numba
 def test_max_pool_jit_keeps_the_input_layout():
     x = _cnhw(np.random.default_rng(4).standard_normal((4, 3, 6, 6)).astype(np.float32))
     xt = cnnkit.tensor(x, requires_grad=True)
@@ -166,17 +138,18 @@ def test_batch_split_over_threads_gives_the_same_result(monkeypatch):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-5 * np.abs(r).max())
 
 
+@needs_numba
 def test_without_numba_the_numpy_kernels_run(monkeypatch):
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
-    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
-    b = np.zeros(3, np.float32)
-    with_jit = _conv_grads(x, w, b, False, padding=1)
+    x = rng.standard_normal((2, 2, 7, 6)).astype(np.float32)
+    g = rng.standard_normal((2, 2, 4, 3)).astype(np.float32)
+    kw = dict(kernel_size=3, stride=2, padding=1)
+    with_jit = _pool_grads(x, g, False, **kw)
     monkeypatch.setattr(J, "_compiled", {})  # as _load leaves it when numba cannot be imported
     assert not J.available(x)
-    without = _conv_grads(x, w, b, False, padding=1)
+    without = _pool_grads(x, g, False, **kw)
     for a, r in zip(with_jit, without):
-        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(a, r, rtol=1e-6, atol=1e-6)
 
 
 def test_integer_and_float16_inputs_take_the_numpy_path():

@@ -108,15 +108,18 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilatio
 
 
 def col2im(dcols: np.ndarray, padded_shape: Sequence[int], kernel: Sequence[int],
-           stride: Sequence[int], dilation: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
+           stride: Sequence[int], dilation: Sequence[int], out_shape: Sequence[int],
+           out: Optional[np.ndarray] = None) -> np.ndarray:
     """Adjoint of :func:`im2col`: scatter-add ``(G, C/G·prod(kernel), N·L)`` into the padded input.
 
     One vectorised slice-add of a contiguous ``(C, N, *out)`` block per kernel tap (prod(kernel)
-    of them), never a loop over pixels. Returns an ``(N, C, *padded)`` array.
+    of them), never a loop over pixels. Returns an ``(N, C, *padded)`` array: the NCHW view of
+    ``out`` when given (a zero-filled channel-major ``(C, N, *padded)`` array or view, added to).
     """
     n, c = padded_shape[:2]
     blocks = dcols.reshape((c, *kernel, n, *out_shape))
-    grad = np.zeros((c, n, *padded_shape[2:]), dtype=dcols.dtype)  # channel-major, like the blocks
+    # channel-major, like the blocks
+    grad = np.zeros((c, n, *padded_shape[2:]), dtype=dcols.dtype) if out is None else out
     for offset in kernel_offsets(kernel):
         grad[offset_slices(offset, dilation, stride, out_shape)] += blocks[(slice(None),) + offset]
     return grad.swapaxes(0, 1)

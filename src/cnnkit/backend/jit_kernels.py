@@ -1,11 +1,11 @@
-"""Compiled 2-D kernels (numba) for im2col, col2im and max pooling, with implicit padding.
+"""Compiled 2-D max-pooling kernels (numba), with implicit padding and winner indices.
 
-These are the fast paths of :mod:`cnnkit.ops.conv` and :mod:`cnnkit.ops.pool` for 2-D inputs;
-the NumPy kernels in :mod:`cnnkit.backend.conv_kernels` stay the reference and the fallback.
-Why compiled: the NumPy versions make one strided pass per kernel tap (25 for a 5×5 kernel) over
-arrays of tens of MB, plus a padded copy of the input; a loop nest does each in one pass that
-stays in cache per channel, skips the padding arithmetically, and releases the GIL, so a batch
-is split over a few Python threads (NumPy's copies and ufuncs are single-threaded).
+The fast path of :class:`cnnkit.ops.pool.MaxPoolNd` for 2-D float inputs; the NumPy code in
+ops/pool.py stays the reference and the fallback. Why compiled: the NumPy fast path makes five
+passes per window tap (compare, three to update the winner, maximum) plus a padded copy; a loop
+nest does one pass per plane, skips the padding arithmetically, and releases the GIL, so the
+planes are split over cnnkit's threads (:mod:`cnnkit.backend.parallel`). (im2col and col2im
+were tried here too and lost to NumPy's block copies: 1.6–2.3× slower at VGG sizes.)
 
 numba is optional: it is imported on the first call of :func:`available` (never by ``import
 cnnkit``), kernels are compiled lazily with ``cache=True`` (the first call in a fresh install
@@ -62,60 +62,6 @@ def _run(name: str, total: int, work: int, *args, split: bool = True) -> None:
 
 
 # --- pure-Python bodies (compiled by numba in _load) --------------------------------------------
-
-def _im2col(x, cols, ph, pw, sh, sw, dh, dw, r0, r1):
-    n_, _, h_, w_ = x.shape
-    _, kh, kw, _, ho_, wo_ = cols.shape
-    for r in range(r0, r1):
-        c = r // (kh * kw)
-        i = (r // kw) % kh
-        j = r % kw
-        # output columns whose input column lies inside the image (the rest read padding)
-        lo = 0
-        while lo < wo_ and lo * sw + j * dw - pw < 0:
-            lo += 1
-        hi = wo_
-        while hi > lo and (hi - 1) * sw + j * dw - pw >= w_:
-            hi -= 1
-        for n in range(n_):
-            for ho in range(ho_):
-                h = ho * sh + i * dh - ph
-                row = cols[c, i, j, n, ho]
-                if h < 0 or h >= h_:
-                    row[:] = 0
-                    continue
-                src = x[n, c, h]
-                for wo in range(lo):
-                    row[wo] = 0
-                for wo in range(lo, hi):
-                    row[wo] = src[wo * sw + j * dw - pw]
-                for wo in range(hi, wo_):
-                    row[wo] = 0
-
-
-def _col2im(cols, grad, ph, pw, sh, sw, dh, dw, c0, c1):
-    _, kh, kw, n_, ho_, wo_ = cols.shape
-    _, _, h_, w_ = grad.shape
-    for c in range(c0, c1):
-        grad[c] = 0
-        for i in range(kh):
-            for j in range(kw):
-                lo = 0
-                while lo < wo_ and lo * sw + j * dw - pw < 0:
-                    lo += 1
-                hi = wo_
-                while hi > lo and (hi - 1) * sw + j * dw - pw >= w_:
-                    hi -= 1
-                for n in range(n_):
-                    for ho in range(ho_):
-                        h = ho * sh + i * dh - ph
-                        if h < 0 or h >= h_:
-                            continue
-                        src = cols[c, i, j, n, ho]
-                        dst = grad[c, n, h]
-                        for wo in range(lo, hi):
-                            dst[wo * sw + j * dw - pw] += src[wo]
-
 
 def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
     _, c_, h_, w_ = x.shape
@@ -201,41 +147,10 @@ def _max_pool_backward(grad_out, winner, grad, kw, ph, pw, sh, sw, dh, dw, p0, p
                 grad[n, c, h, w] += grad_out[n, c, ho, wo]
 
 
-_KERNELS: dict = {"im2col": _im2col, "col2im": _col2im, "max_pool": _max_pool,
-                  "max_pool_backward": _max_pool_backward}
+_KERNELS: dict = {"max_pool": _max_pool, "max_pool_backward": _max_pool_backward}
 
 
 # --- array-level entry points -------------------------------------------------------------------
-
-def im2col2d(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple,
-             out_shape: tuple, out: Optional[np.ndarray] = None, split: bool = True) -> np.ndarray:
-    """:func:`conv_kernels.im2col` of the zero-padded ``x`` without padding it: ``(C·kh·kw, N·L)``.
-
-    ``padding`` holds the leading pad of each axis (the trailing one only shows in ``out_shape``);
-    ``split=False`` runs on this thread only (the caller already split the batch).
-    """
-    n, c = x.shape[:2]
-    shape = (c, *kernel, n, *out_shape)
-    cols = np.empty(shape, dtype=x.dtype) if out is None else out.reshape(shape)
-    rows = c * kernel[0] * kernel[1]
-    _run("im2col", rows, cols.size, x, cols, padding[0], padding[1], *stride, *dilation, split=split)
-    return cols.reshape(rows, n * out_shape[0] * out_shape[1])
-
-
-def col2im2d(dcols: np.ndarray, in_shape: tuple, kernel: tuple, stride: tuple, dilation: tuple,
-             padding: tuple, out_shape: tuple, out: Optional[np.ndarray] = None,
-             split: bool = True) -> np.ndarray:
-    """Adjoint of :func:`im2col2d`: the ``(N, C, H, W)`` input gradient, padding cells dropped.
-
-    Written channel-major into ``out`` (a ``(C, N, H, W)`` array or view) or a new buffer; the
-    result is its NCHW view.
-    """
-    n, c = in_shape[:2]
-    cols = dcols.reshape((c, *kernel, n, *out_shape))
-    grad = np.empty((c, n, *in_shape[2:]), dtype=dcols.dtype) if out is None else out
-    _run("col2im", c, cols.size, cols, grad, padding[0], padding[1], *stride, *dilation, split=split)
-    return grad.swapaxes(0, 1)
-
 
 def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                out_shape: tuple, like: Callable) -> tuple:

@@ -22,7 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
-import numpy  # noqa: F401  (loads the OpenBLAS that pin_blas looks for)
+import numpy as np
 
 _executor: Optional[ThreadPoolExecutor] = None
 _lock = threading.Lock()
@@ -77,6 +77,7 @@ def pin_blas() -> bool:
         return _blas_pinned
     with _lock:
         if not _blas_checked:
+            np.__version__  # NumPy (imported above) has loaded the OpenBLAS looked for here
             setter = _openblas_setter()
             if setter is not None:
                 setter(1)

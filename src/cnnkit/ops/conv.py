@@ -5,9 +5,10 @@ saved column matrix for the weight gradient and scatters the column gradient bac
 slice-add per kernel offset (never a loop over output pixels). Padding here is zeros and may be
 asymmetric (TensorFlow-style 'same'); other padding modes are applied before, by ``PadMode``.
 
-2-D float convolutions take the compiled path (:mod:`cnnkit.backend.jit_kernels`, needs numba):
-im2col and col2im read the padding implicitly, and the batch is split into chunks that run on
-cnnkit's threads (:mod:`cnnkit.backend.parallel`), each with its own im2col, GEMMs and col2im.
+On the fast path (:mod:`cnnkit.backend.fastpath`) the batch is split into chunks that run on
+cnnkit's threads (:mod:`cnnkit.backend.parallel`; NumPy releases the GIL in its copies and BLAS
+calls), each with its own padding, im2col, GEMMs and col2im; the weight gradient sums the chunks'
+products. The reference path does the same over the whole batch in one piece.
 
 The column matrix (tens of MB at LeNet sizes) comes from :mod:`cnnkit.backend.fastpath`'s buffer
 pool and goes back to it once backward has used it (or at once without a graph), so a training
@@ -23,7 +24,6 @@ import numpy as np
 from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
 from cnnkit.backend import fastpath
-from cnnkit.backend import jit_kernels as J
 from cnnkit.backend import parallel
 
 _MIN_SPLIT = 1 << 18  # column-matrix elements below which one thread beats the hand-off
@@ -39,38 +39,30 @@ class ConvNd(Function):
         out_shape = tuple(K.conv_output_size(s, k, 0, st, d) for s, k, st, d in zip(padded[2:], kernel, stride, dilation))
         self.meta = (padded, x.shape, widths, kernel, stride, dilation, out_shape, groups)
         wm = w.reshape(groups, c_out // groups, -1)
-        pooled = fastpath.enabled()
-        # 2-D float convs take the compiled path: implicit padding, the batch split over threads.
-        self.jit = pooled and len(kernel) == 2 and x.dtype == w.dtype and J.available(x)
-        if self.jit:
+        if fastpath.enabled():
             return self._forward_split(x, wm, bias)
-        buffer = fastpath.take((x.shape[1] * math.prod(kernel) * n * math.prod(out_shape),), x.dtype) if pooled else None
-        cols, out_shape = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups, out=buffer)  # (G, Cg·k, N·L)
+        cols, out_shape = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups)  # (G, Cg·k, N·L)
         out = np.matmul(wm, cols).reshape((c_out, n, *out_shape))  # one GEMM per group
         if bias:
             out += bias[0].reshape((c_out,) + (1,) * (len(out_shape) + 1))
         if self.requires_grad:
-            self.save_for_backward(cols, wm, buffer)
-        elif buffer is not None:
-            fastpath.give(buffer)  # no graph: nothing will read the columns again
+            self.save_for_backward(cols, wm, None)
         return out.swapaxes(0, 1)  # NCHW view of a CNHW buffer: no copy
 
     def _forward_split(self, x: np.ndarray, wm: np.ndarray, bias: tuple) -> np.ndarray:
-        """Per batch chunk, on its own thread: im2col, the GEMM into its columns of the shared
-        output, the bias. Each chunk keeps its column matrix (a pooled buffer) for backward."""
-        _, _, _, kernel, stride, dilation, out_shape, groups = self.meta
+        """Per batch chunk, on its own thread: pad, im2col into a pooled buffer, the GEMM into its
+        columns of the shared output, the bias. Each chunk keeps its columns for backward."""
+        _, _, widths, kernel, stride, dilation, out_shape, groups = self.meta
         n, c_out, length = x.shape[0], wm.shape[0] * wm.shape[1], math.prod(out_shape)
-        leading = tuple(lo for lo, _ in self.meta[2][2:])
         rows = x.shape[1] // groups * math.prod(kernel)
-        out = np.empty((c_out, n, *out_shape), dtype=x.dtype)
+        out = np.empty((c_out, n, *out_shape), dtype=np.result_type(x, wm))
         flat = out.reshape(groups, c_out // groups, n * length)
         parts = parallel.chunks(n) if x.size * math.prod(kernel) >= _MIN_SPLIT else [(0, n)]
         saved: list = [None] * len(parts)
 
         def part(k: int, lo: int, hi: int) -> None:
             buffer = fastpath.take((groups * rows * (hi - lo) * length,), x.dtype)
-            cols = J.im2col2d(x[lo:hi], kernel, stride, dilation, leading, out_shape, out=buffer, split=False)
-            cols = cols.reshape(groups, rows, (hi - lo) * length)
+            cols, _ = K.im2col(K.pad(x[lo:hi], widths), kernel, stride, dilation, groups, out=buffer)
             target = flat[:, :, lo * length:hi * length]
             np.matmul(wm, cols, out=target)
             if bias:
@@ -93,8 +85,8 @@ class ConvNd(Function):
         # when grad_out keeps that CNHW layout, as ReLU and pooling outputs of a conv do).
         rows = grad_out.shape[0] * math.prod(out_shape)
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
-        if self.jit:
-            gx, gw = self._backward_split(g, x_shape)
+        if isinstance(self.saved[0], list):
+            gx, gw = self._backward_split(g, xp_shape)
         else:
             gx, gw = self._backward_whole(g, xp_shape)
         if gw is not None:
@@ -106,31 +98,29 @@ class ConvNd(Function):
         return grads
 
     def _backward_whole(self, g: np.ndarray, xp_shape: tuple) -> tuple:
+        """The reference path: one GEMM per product over the whole batch."""
         cols, wm, _ = self.saved
         _, _, widths, kernel, stride, dilation, out_shape, _ = self.meta
         gx = gw = None
         if self.needs_input_grad[0]:
-            # The column gradient is as large as the columns; a pooled buffer avoids page-faulting
-            # a fresh one every step (it goes back as soon as col2im has read it).
-            buffer = fastpath.take((cols.size,), cols.dtype) if fastpath.enabled() else None
-            dcols = np.matmul(wm.transpose(0, 2, 1), g, out=None if buffer is None else buffer.reshape(cols.shape))
+            dcols = np.matmul(wm.transpose(0, 2, 1), g)
             gx = K.unpad(K.col2im(dcols, xp_shape, kernel, stride, dilation, out_shape), widths)
-            if buffer is not None:
-                fastpath.give(buffer)
         if self.needs_input_grad[1]:
             # cols @ gᵀ (transposed by the caller): OpenBLAS runs g @ colsᵀ (a short-wide times a
             # long transposed operand) up to 10× slower for the same product at conv shapes.
             gw = np.matmul(cols, g.transpose(0, 2, 1))
         return gx, gw
 
-    def _backward_split(self, g: np.ndarray, x_shape: tuple) -> tuple:
+    def _backward_split(self, g: np.ndarray, xp_shape: tuple) -> tuple:
         """Per forward chunk, on its own thread: the weight-gradient product of its columns
-        (summed afterwards) and the column gradient, gathered by col2im into its batch slice."""
+        (summed afterwards), and the column gradient (a pooled buffer) added by col2im into the
+        chunk's slice of one padded channel-major input gradient."""
         saved, wm, _ = self.saved
-        _, _, widths, kernel, stride, dilation, out_shape, groups = self.meta
+        _, _, widths, kernel, stride, dilation, out_shape, _ = self.meta
         length = math.prod(out_shape)
-        leading = tuple(lo for lo, _ in widths[2:])
-        gx_cn = np.empty((x_shape[1], x_shape[0], *x_shape[2:]), dtype=g.dtype) if self.needs_input_grad[0] else None
+        grad = None
+        if self.needs_input_grad[0]:
+            grad = np.empty((xp_shape[1], xp_shape[0], *xp_shape[2:]), dtype=g.dtype)
         partial: list = [None] * len(saved)
 
         def part(k: int, lo: int, hi: int) -> None:
@@ -138,11 +128,12 @@ class ConvNd(Function):
             gk = g[:, :, lo * length:hi * length]
             if self.needs_input_grad[1]:
                 partial[k] = np.matmul(cols, gk.transpose(0, 2, 1))  # see _backward_whole
-            if gx_cn is not None:
-                buffer = fastpath.take((cols.size,), cols.dtype)
+            if grad is not None:
+                buffer = fastpath.take((cols.size,), np.result_type(wm, gk))
                 dcols = np.matmul(wm.transpose(0, 2, 1), gk, out=buffer.reshape(cols.shape))
-                J.col2im2d(dcols, (hi - lo,) + x_shape[1:], kernel, stride, dilation, leading, out_shape,
-                           out=gx_cn[:, lo:hi], split=False)
+                target = grad[:, lo:hi]
+                target.fill(0)
+                K.col2im(dcols, (hi - lo,) + tuple(xp_shape[1:]), kernel, stride, dilation, out_shape, out=target)
                 fastpath.give(buffer)
 
         parallel.split(part, [(lo, hi) for _, _, lo, hi in saved])
@@ -151,15 +142,13 @@ class ConvNd(Function):
             gw = partial[0]
             for p in partial[1:]:
                 gw += p
-        return (None if gx_cn is None else gx_cn.swapaxes(0, 1)), gw
+        gx = None if grad is None else K.unpad(grad.swapaxes(0, 1), widths)
+        return gx, gw
 
     def release(self) -> None:
         buffers = []
-        if self.saved:
-            if self.saved[2] is not None:
-                buffers.append(self.saved[2])
-            elif isinstance(self.saved[0], list):
-                buffers.extend(item[1] for item in self.saved[0] if item is not None)
+        if self.saved and isinstance(self.saved[0], list):
+            buffers = [item[1] for item in self.saved[0] if item is not None]
         super().release()
         for buffer in buffers:
             fastpath.give(buffer)

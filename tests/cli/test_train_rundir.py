@@ -134,3 +134,15 @@ def test_out_that_is_a_file_or_holds_run_files_is_refused(tiny_mnist, tmp_path, 
     assert main([*ARGS, "--out", str(other)]) == 2
     _one_error_line(capsys, "already holds metrics.csv of an earlier run; choose another --out")
     assert (other / "metrics.csv").read_text() == "someone's metrics"
+
+
+@pytest.mark.parametrize("content", ["{broken", "[3]"])
+def test_a_damaged_settings_json_is_one_line_with_the_fix(content, tmp_path):
+    import argparse
+
+    from cnnkit.cli import rundir
+    from cnnkit.cli.errors import CLIError
+
+    (tmp_path / rundir.SETTINGS).write_text(content)
+    with pytest.raises(CLIError, match=r"settings.json: unreadable \(.*\); delete it and pass the interrupted run's"):
+        rundir.resume_settings(argparse.Namespace(out=str(tmp_path), epochs=6), {"epochs": 6})

@@ -203,6 +203,19 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
                    model_name=name)
 
 
+def read_json_object(path: str) -> dict:
+    """The JSON object in ``path`` (``result.json``, ``settings.json``).
+
+    Raises:
+        OSError: the file cannot be read. ValueError: it is not JSON, or not an object.
+    """
+    with open(path) as f:
+        value = json.load(f)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _read_result(path: str) -> tuple:
     """``(result.json beside a checkpoint as a dict, None)``; ``({}, None)`` when absent. A damaged
     one gives ``({}, what is wrong)``: the checkpoint's own metadata usually suffices, and
@@ -210,10 +223,7 @@ def _read_result(path: str) -> tuple:
     if not os.path.isfile(path):
         return {}, None
     try:
-        with open(path) as f:
-            result = json.load(f)
-        if not isinstance(result, dict):
-            raise ValueError(f"expected a JSON object, got {type(result).__name__}")
+        result = read_json_object(path)
     except (OSError, ValueError) as error:
         return {}, f"{path} is unreadable ({error})"
     # Only well-formed names are used; a damaged entry is ignored like a missing one.

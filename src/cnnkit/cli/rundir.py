@@ -17,6 +17,7 @@ import os
 from typing import Any, Optional
 
 from cnnkit.callbacks import Callback
+from cnnkit.cli.common import read_json_object
 from cnnkit.cli.errors import CLIError
 
 SETTINGS = "settings.json"
@@ -109,10 +110,7 @@ def resume_settings(args: Any, defaults: dict) -> None:
     if not os.path.isfile(path):
         return  # a run from before settings.json: the options given must match it
     try:
-        with open(path) as f:
-            saved = json.load(f)
-        if not isinstance(saved, dict):
-            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
+        saved = read_json_object(path)
     except (OSError, ValueError) as error:
         raise CLIError(f"{path}: unreadable ({error}); delete it and pass the interrupted run's options "
                        "with --resume") from None

@@ -146,3 +146,32 @@ def test_a_damaged_settings_json_is_one_line_with_the_fix(content, tmp_path):
     (tmp_path / rundir.SETTINGS).write_text(content)
     with pytest.raises(CLIError, match=r"settings.json: unreadable \(.*\); delete it and pass the interrupted run's"):
         rundir.resume_settings(argparse.Namespace(out=str(tmp_path), epochs=6), {"epochs": 6})
+
+
+@pytest.mark.parametrize("option, value", [("--lr", "-1"), ("--lr", "nan"), ("--lr", "0"), ("--seed", "-1")])
+def test_bad_lr_or_seed_is_refused_before_anything_is_written(option, value, tmp_path, capsys):
+    # Was: refused by the optimizer / manual_seed after settings.json was written, so the corrected
+    # command was then refused as overwriting an earlier run (and --lr nan trained to NaN weights).
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as info:
+        main([*ARGS, option, value, "--out", str(out)])
+    assert info.value.code == 2 and f"argument {option}: " in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_error_in_the_first_epoch_leaves_nothing_that_blocks_a_rerun(tiny_mnist, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+
+    def disk_full(self, epoch, logs=None):
+        raise OSError(28, "No space left on device", self.filename)
+
+    monkeypatch.setattr(C.CSVLogger, "on_epoch_end", disk_full)
+    assert main([*ARGS, "--epochs", "1", "--out", str(out)]) == 2
+    _one_error_line(capsys, "No space left on device")
+    assert not out.exists()
+
+
+def test_data_that_is_not_a_directory_is_refused(tmp_path, capsys):
+    # Was: MNIST's embedded copy was used and the wrong --data silently ignored.
+    assert main([*ARGS, "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, f"--data {tmp_path / 'nowhere'}: no such directory")

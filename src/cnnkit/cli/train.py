@@ -53,11 +53,11 @@ def add_parser(sub: Any) -> None:
                    help="images per training step (default 128)")
     p.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
                    help="default adam")
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate (default: the optimizer's Keras "
+    p.add_argument("--lr", type=_learning_rate, default=DEFAULTS["lr"], help="learning rate (default: the optimizer's Keras "
                                                                     "default, 0.001 for adam, 0.01 for sgd)")
     p.add_argument("--schedule", default=DEFAULTS["schedule"], choices=("none", "cosine", "step"),
                    help="learning-rate schedule over the epochs: cosine annealing (default), ×0.1 at 2/3, or none")
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], metavar="N",
+    p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], metavar="N",
                    help="seed of the initial weights, the validation split and the batch order (default 0)")
     p.add_argument("--validation-split", type=float, default=DEFAULTS["validation_split"], metavar="FRACTION",
                    help="held-out share of the training set, in [0, 1) (default 1/12: 5,000 of MNIST's 60,000; "
@@ -73,6 +73,28 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="0 quiet, 1 the summary and a progress bar per epoch (default), 2 one line per epoch")
     p.set_defaults(run=run)
+
+
+def _learning_rate(text: str) -> float:
+    """argparse type of --lr: a finite number > 0 (checked before anything is written)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.001, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: a whole number ≥ 0 (what cnnkit.manual_seed takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _schedule(args: argparse.Namespace, optimizer: Any) -> list:
@@ -116,18 +138,19 @@ def run(args: argparse.Namespace) -> int:
     if len(x) - n_val < 1 or (args.validation_split and n_val < 1):
         raise CLIError(f"{len(x)} training image(s) cannot be split with --validation-split "
                        f"{args.validation_split:g}; raise --limit")
-    os.makedirs(out, exist_ok=True)
-    resumed = rundir.backup_epoch(out) if args.resume else 0
-    if args.resume:
-        rundir.trim_metrics(os.path.join(out, "metrics.csv"), resumed)
-    else:
-        rundir.save_settings(args)
     cnnkit.manual_seed(args.seed)
     model = cnnkit.Model(models.get(name))
     optimizer = args.optimizer if args.lr is None else (
         lambda params: getattr(cnnkit.optim, {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                                               "adagrad": "Adagrad"}[args.optimizer])(params, lr=args.lr))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # Only now, with every option checked, is anything written.
+    os.makedirs(out, exist_ok=True)
+    resumed = rundir.backup_epoch(out) if args.resume else 0
+    if args.resume:
+        rundir.trim_metrics(os.path.join(out, "metrics.csv"), resumed)
+    else:
+        rundir.save_settings(args)
     if args.verbose:
         model.summary(shape)
     timer = rundir.EpochTimer(out, resumed)
@@ -146,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _interrupted(out, created, args.resume)
         return errors.EXIT_INTERRUPTED
+    except BaseException:
+        if not args.resume and not rundir.backup_epoch(out):
+            _discard(out, created)  # a failed first epoch must not block running the command again
+        raise
     wall = sum(timer.times)
     trained = len(timer.times)
     images = (len(x) - n_val) * trained
@@ -181,14 +208,20 @@ def _interrupted(out: str, created: bool, resume: bool) -> None:
         print(f"\ninterrupted: {done} epoch(s) saved in {out}/backup; continue with\n"
               f"  cnnkit train --out {out} --resume")
         return
-    if not resume:  # nothing to resume: leave no half-made run behind that a rerun would refuse
-        for name in ("metrics.csv", rundir.SETTINGS, os.path.join("backup", "epoch_times.json")):
-            if os.path.isfile(os.path.join(out, name)):
-                os.remove(os.path.join(out, name))
-        for directory in (os.path.join(out, "backup"), out) if created else (os.path.join(out, "backup"),):
-            if os.path.isdir(directory) and not os.listdir(directory):
-                os.rmdir(directory)
+    if not resume:
+        _discard(out, created)
     print("\ninterrupted before the first epoch finished: nothing was saved; run the command again")
+
+
+def _discard(out: str, created: bool) -> None:
+    """Remove the files of a run that finished no epoch (and ``out`` when this run created it and
+    it is empty), so that running the command again is not refused as overwriting a run."""
+    for name in ("metrics.csv", rundir.SETTINGS, os.path.join("backup", "epoch_times.json")):
+        if os.path.isfile(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))
+    for directory in (os.path.join(out, "backup"), out) if created else (os.path.join(out, "backup"),):
+        if os.path.isdir(directory) and not os.listdir(directory):
+            os.rmdir(directory)
 
 
 def _remove_backup(out: str) -> None:

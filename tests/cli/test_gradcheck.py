@@ -77,3 +77,11 @@ def test_batchnorm_and_dropout_models(monkeypatch, capsys):
     rows = _rows(capsys.readouterr().out)
     assert [r[0] for r in rows] == ["0.weight", "0.bias", "1.weight", "1.bias", "5.weight", "5.bias", "6.weight",
                                     "6.bias"]
+
+
+def test_batchnorm_model_with_a_batch_of_one_names_the_option(capsys):
+    # Was: batch_norm's error followed by the model's shape listing, not naming --batch-size.
+    assert main(["gradcheck", "cifar_vgg", "--batch-size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("cnnkit gradcheck: cifar_vgg has BatchNorm, which needs at least 2 samples in training mode; "
+                   "use --batch-size 2 or more\n")

@@ -62,6 +62,9 @@ def load_raw(dataset: str, path: Optional[str] = None, download: bool = True) ->
     """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays from ``cnnkit.datasets``."""
     from cnnkit import datasets
 
+    if path is not None and not os.path.isdir(path):
+        # Checked here: a loader with an embedded copy (MNIST) would otherwise ignore the wrong --data.
+        raise CLIError(f"--data {path}: no such directory; name the directory holding the {dataset} files")
     return datasets.load(dataset, path=path, download=download)
 
 

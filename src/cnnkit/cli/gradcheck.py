@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     name = resolve_model(args.model)
     cnnkit.manual_seed(args.seed)
     module = models.get(name).double()
+    if args.batch_size < 2 and any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules()):
+        raise CLIError(f"{name} has BatchNorm, which needs at least 2 samples in training mode; use --batch-size 2 "
+                       "or more")
     rng = np.random.default_rng(args.seed)
     shape = models.input_shape(name)
     x = rng.standard_normal((args.batch_size, *shape))

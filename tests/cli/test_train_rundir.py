@@ -175,3 +175,15 @@ def test_data_that_is_not_a_directory_is_refused(tmp_path, capsys):
     # Was: MNIST's embedded copy was used and the wrong --data silently ignored.
     assert main([*ARGS, "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
     _one_error_line(capsys, f"--data {tmp_path / 'nowhere'}: no such directory")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_a_diverging_run_says_lower_the_learning_rate(tiny_mnist, tmp_path, capsys):
+    # Was: KeyError "ModelCheckpoint: the logs have no 'val_accuracy'" with a traceback (the
+    # non-finite epoch has no validation).
+    out = tmp_path / "run"
+    assert main([*ARGS, "--model", "lenet5", "--optimizer", "sgd", "--lr", "1e30", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("cnnkit train: training diverged: the loss became NaN or infinite (--lr 1e+30); lower --lr, "
+                        "run the command again\n") and "Traceback" not in err
+    assert not out.exists()

@@ -19,10 +19,11 @@ import argparse
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
+from cnnkit import callbacks as C
 from cnnkit.cli.common import (DATASETS, NORMALISATION, SHAPES, check_fit, load_dataset, positive_int, resolve_dataset,
                                resolve_model)
 from cnnkit.cli import errors, rundir
@@ -99,7 +100,6 @@ def _seed(text: str) -> int:
 
 def _schedule(args: argparse.Namespace, optimizer: Any) -> list:
     """The epoch schedule as a callback (saved and restored with the run's backup)."""
-    from cnnkit import callbacks as C
     from cnnkit.optim import lr_scheduler as S
 
     if args.schedule == "cosine":
@@ -117,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
             the model; ``main()`` prints it as one line.
     """
     import cnnkit
-    from cnnkit import callbacks as C
     from cnnkit import models
 
     args.model, args.dataset = resolve_model(args.model), resolve_dataset(args.dataset)
@@ -158,19 +157,21 @@ def run(args: argparse.Namespace) -> int:
     monitor = "val_accuracy" if n_val else "accuracy"
     callbacks = [C.CSVLogger(os.path.join(out, "metrics.csv"), append=args.resume),
                  *_schedule(args, model.optimizer), timer,
-                 C.ModelCheckpoint(os.path.join(out, "best.safetensors"), monitor=monitor, save_best_only=True),
+                 _BestCheckpoint(os.path.join(out, "best.safetensors"), monitor=monitor, save_best_only=True),
                  # Kept until result.json is written: Ctrl-C during the test evaluation stays resumable.
                  C.BackupAndRestore(os.path.join(out, "backup"), delete_checkpoint=False)]
     initial = _first_conv_weights(model)  # the seeded initialisation, also on --resume (restored inside fit)
     try:
         history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
                             validation_split=args.validation_split, callbacks=callbacks)
+        if model.stopped_by_non_finite:
+            _diverged(out, args)
         test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     except KeyboardInterrupt:
         _interrupted(out, created, args.resume)
         return errors.EXIT_INTERRUPTED
     except BaseException:
-        if not args.resume and not rundir.backup_epoch(out):
+        if not (args.resume or rundir.backup_epoch(out) or os.path.exists(os.path.join(out, "best.safetensors"))):
             _discard(out, created)  # a failed first epoch must not block running the command again
         raise
     wall = sum(timer.times)
@@ -199,6 +200,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"run directory {out}: model.safetensors, best.safetensors, metrics.csv, history.json, result.json"
           + "".join(", " + w for w in written))
     return 0
+
+
+class _BestCheckpoint(C.ModelCheckpoint):
+    """``ModelCheckpoint`` that skips an epoch without the monitored value, as Keras's does: the
+    epoch whose loss became non-finite has no validation (:func:`_diverged` then stops the run)."""
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        if self.monitor in (logs or {}):
+            super().on_epoch_end(epoch, logs)
+
+
+def _diverged(out: str, args: argparse.Namespace) -> None:
+    """The loss became NaN/inf: nothing to resume (it would diverge again), so the backup goes and
+    the user is told to lower the learning rate.
+
+    Raises:
+        CLIError: always.
+    """
+    _remove_backup(out)
+    lr = args.lr if args.lr is not None else f"{args.optimizer}'s default"
+    kept = f"; the epochs before are in {os.path.join(out, 'metrics.csv')}, train again with another --out" \
+        if os.path.exists(os.path.join(out, "best.safetensors")) else ", run the command again"
+    raise CLIError(f"training diverged: the loss became NaN or infinite (--lr {lr}); lower --lr{kept}")
 
 
 def _interrupted(out: str, created: bool, resume: bool) -> None:

@@ -198,3 +198,12 @@ def test_a_blank_image_or_a_directory_is_named_in_the_error(trained_run, tmp_pat
     assert main(["predict", trained_run, str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"cnnkit predict: {tmp_path}: is a directory, not an image file; pass the "
                                        "image files themselves\n")
+
+
+def test_a_dataset_the_model_cannot_take_names_the_option(trained_run, tmp_path, capsys):
+    # Was: Conv2d's channel error and the model's shape listing on many lines.
+    path = tmp_path / "seven.png"
+    _seven().save(path)
+    assert main(["predict", trained_run, str(path), "--dataset", "cifar10"]) == 2
+    assert capsys.readouterr().err == ("cnnkit predict: cifar10 has 3 channel(s) but the model expects 1 (input "
+                                       "(1, 32, 32)); pass the --dataset the model was trained on\n")

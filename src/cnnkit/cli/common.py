@@ -88,14 +88,25 @@ def prepare(images: np.ndarray, normalisation: Sequence, shape: Sequence[int], w
     return (x.astype(np.float32) / np.float32(255.0) - mean) / std
 
 
-def check_fit(image_shape: Sequence[int], shape: Sequence[int], what: str) -> tuple:
+def check_fit(image_shape: Sequence[int], shape: Sequence[int], what: str,
+              hint: str = "choose a model built for such inputs (see `cnnkit models`)") -> tuple:
     """The padding ``(dh, dw)`` that fits images of ``image_shape`` (C, H, W) to the model's ``shape``.
+
+    Args:
+        image_shape: one image's (C, H, W).
+        shape: the model's input (C, H, W).
+        what: names the images in the message (``"mnist"``, ``"the image"``).
+        hint: what the user can do, appended to the message.
 
     Raises:
         CLIError: the channels differ, or the images are larger or differ by an odd margin.
+
+    Example:
+        >>> check_fit((1, 28, 28), (1, 32, 32), "mnist")  # LeNet-5's field: 2 pixels each side
+        (4, 4)
     """
     c, h, w = (int(s) for s in shape)
-    hint = "; choose a model built for such inputs (see `cnnkit models`)"
+    hint = f"; {hint}"
     if int(image_shape[0]) != c:
         raise CLIError(f"{what} has {image_shape[0]} channel(s) but the model expects {c} (input {tuple(shape)})"
                        + hint)
@@ -201,6 +212,7 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     trained_on = meta.get("dataset") or result.get("dataset")
     normalisation = tuple(map(tuple, stored)) if stored and trained_on == key else NORMALISATION[key]
     shape = tuple(meta.get("input_shape") or (models.input_shape(name) if name else SHAPES[key]))
+    check_fit(SHAPES[key], shape, key, hint="pass the --dataset the model was trained on")
     return Trained(model=model, checkpoint=checkpoint, directory=directory, dataset=key,
                    normalisation=normalisation, input_shape=shape, class_names=class_names(key),
                    model_name=name)

@@ -196,3 +196,48 @@ def test_import_does_not_load_numba():
 def test_openblas_is_found_and_pinned():
     # NumPy wheels ship OpenBLAS; the first split sets it to one thread (the module docstring says why).
     assert parallel.pin_blas() and parallel.active()
+
+
+def test_relu_split_matches_numpy_in_both_layouts(monkeypatch):
+    monkeypatch.setenv("CNNKIT_THREADS", "3")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 5, 120, 100)).astype(np.float32)  # 360,000 elements: split
+    x[0, 0, 0, :3] = 0.0  # relu'(0) = 0
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    g[1, 1, 1, 1], g[2, 2, 2, 2] = np.inf, np.nan  # blocked where x < 0, passed where x > 0
+    x[1, 1, 1, 1], x[2, 2, 2, 2] = -1.0, 1.0
+    for arr in (x, _cnhw(x)):
+        xt = cnnkit.tensor(arr, requires_grad=True)
+        y = F.relu(xt)
+        y.backward(cnnkit.tensor(g))
+        np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0))
+        want = np.where(x > 0, g, 0).astype(np.float32)
+        np.testing.assert_array_equal(xt.grad.numpy(), want)
+        assert y.numpy().strides == arr.strides  # the layout is kept
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_split_by_channels_matches_reference(monkeypatch, affine):
+    monkeypatch.setenv("CNNKIT_THREADS", "3")
+    rng = np.random.default_rng(10)
+    x = _cnhw((rng.standard_normal((8, 7, 70, 70)) * 3 + 1).astype(np.float32))  # 274,400: split
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for reference in (False, True):
+        bn = cnnkit.nn.BatchNorm2d(7, affine=affine)
+        if affine:
+            bn.weight.data[:] = rng.standard_normal(7).astype(np.float32) if not results else results[0][-1]
+        xt = cnnkit.tensor(x, requires_grad=True)
+        if reference:
+            with fastpath.reference_only():
+                y = bn(xt)
+                y.backward(cnnkit.tensor(g))
+        else:
+            y = bn(xt)
+            y.backward(cnnkit.tensor(g))
+        extra = [bn.weight.grad.numpy(), bn.bias.grad.numpy(), bn.weight.data.copy()] if affine else []
+        results.append([y.numpy(), xt.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()] + extra)
+    for a, r in zip(*results):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(r).max()))
+    mean = x.mean(axis=(0, 2, 3), dtype=np.float64)  # independent: the running mean after one step
+    np.testing.assert_allclose(results[0][2], 0.1 * mean, rtol=1e-4)

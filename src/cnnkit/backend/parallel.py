@@ -116,3 +116,19 @@ def split(fn: Callable[[int, int, int], None], parts: list) -> None:
     finally:
         for f in futures:
             f.result()
+
+
+def by_memory(fn: Callable[[tuple], None], like: "np.ndarray", min_size: int = 1 << 18) -> None:
+    """Run ``fn(index)`` over chunks of an array shaped like ``like``, cut along its outermost
+    axis in memory (so each chunk is one contiguous block for C-, F- or channel-major layouts);
+    small arrays run whole, on this thread."""
+    if like.ndim == 0 or like.size < min_size:
+        fn((Ellipsis,))  # a view even of a 0-d array (``a[()]`` would be a scalar)
+        return
+    axis = max(range(like.ndim), key=lambda a: (abs(like.strides[a]), -a))
+    whole = (slice(None),) * axis
+
+    def part(_: int, lo: int, hi: int) -> None:
+        fn(whole + (slice(lo, hi),))
+
+    split(part, chunks(like.shape[axis]))

@@ -13,7 +13,10 @@ import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import fastpath
+from cnnkit.backend import parallel
 from cnnkit.ops._broadcast import unbroadcast
+
+_MIN_SPLIT = 1 << 18  # elements below which one thread beats the hand-off
 
 
 def _channel_rows(a: np.ndarray) -> np.ndarray:
@@ -58,14 +61,28 @@ class Normalize(Function):
 
     def _forward_channels(self, x: np.ndarray, affine: tuple, eps: float, stats: Optional[list]) -> np.ndarray:
         """BatchNorm's case (every axis but the channels) on ``(C, M)`` rows: each reduction runs
-        over contiguous memory, and the affine transform is one fused pass per output."""
+        over contiguous memory, the affine transform is one fused pass per output, and blocks of
+        channels run on cnnkit's threads (every row is independent)."""
         rows = _channel_rows(x)
-        count = rows.shape[1]
-        mean = rows.mean(axis=1)
-        xhat = np.subtract(rows, mean[:, None])
-        var = _row_dots(xhat, xhat) / x.dtype.type(count)
-        inv = 1 / np.sqrt(var + x.dtype.type(eps))
-        np.multiply(xhat, inv[:, None], out=xhat)
+        c, count = rows.shape
+        t = x.dtype.type
+        mean, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        xhat = np.empty_like(rows)
+        out = np.empty_like(rows) if affine else xhat
+        weight, bias = (a.reshape(-1) for a in affine) if affine else (None, None)
+
+        def part(_: int, lo: int, hi: int) -> None:
+            r, xh = rows[lo:hi], xhat[lo:hi]
+            np.mean(r, axis=1, out=mean[lo:hi])
+            np.subtract(r, mean[lo:hi, None], out=xh)
+            var[lo:hi] = _row_dots(xh, xh) / t(count)
+            np.multiply(xh, (1 / np.sqrt(var[lo:hi] + t(eps)))[:, None], out=xh)
+            if weight is not None:
+                np.multiply(xh, weight[lo:hi, None], out=out[lo:hi])
+                out[lo:hi] += bias[lo:hi, None]
+
+        parallel.split(part, parallel.chunks(c) if rows.size >= _MIN_SPLIT else [(0, c)])
+        inv = 1 / np.sqrt(var + t(eps))
         if stats is not None:
             keep = (1, -1) + (1,) * (x.ndim - 2)
             stats.extend([mean.reshape(keep), var.reshape(keep)])
@@ -73,27 +90,31 @@ class Normalize(Function):
         if not affine:
             self.save_for_backward(xhat, inv, None, None)
             return _from_rows(xhat, x.shape)
-        weight, bias = (a.reshape(-1) for a in affine)
-        out = np.multiply(xhat, weight[:, None])
-        out += bias[:, None]
         self.save_for_backward(xhat, inv, weight, affine[1].shape, affine[0].shape)
         return _from_rows(out, x.shape)
 
     def _backward_channels(self, grad_out: np.ndarray) -> tuple:
         xhat, inv, weight = self.saved[:3]
         g = _channel_rows(grad_out)
-        gb = g.sum(axis=1)
-        gw = _row_dots(g, xhat)
-        gx = None
-        if self.needs_input_grad[0]:
-            # inv/M·(M·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) with ĝ = γ·g, so Σĝ = γ·gb and Σ(ĝ·x̂) = γ·gw.
-            scale = inv if weight is None else inv * weight
-            m = grad_out.dtype.type(self.count)
-            shift = np.multiply(xhat, (scale * gw / m)[:, None])
-            shift += (scale * gb / m)[:, None]
-            rows = np.multiply(g, scale[:, None])
-            rows -= shift
-            gx = _from_rows(rows, self.shape)
+        c = g.shape[0]
+        gb, gw = np.empty(c, g.dtype), np.empty(c, g.dtype)
+        rows = np.empty_like(g) if self.needs_input_grad[0] else None
+        m = grad_out.dtype.type(self.count)
+
+        def part(_: int, lo: int, hi: int) -> None:
+            gk, xk = g[lo:hi], xhat[lo:hi]
+            np.sum(gk, axis=1, out=gb[lo:hi])
+            gw[lo:hi] = _row_dots(gk, xk)
+            if rows is not None:
+                # inv/M·(M·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) with ĝ = γ·g, so Σĝ = γ·gb and Σ(ĝ·x̂) = γ·gw.
+                scale = inv[lo:hi] if weight is None else inv[lo:hi] * weight[lo:hi]
+                shift = np.multiply(xk, (scale * gw[lo:hi] / m)[:, None])
+                shift += (scale * gb[lo:hi] / m)[:, None]
+                np.multiply(gk, scale[:, None], out=rows[lo:hi])
+                rows[lo:hi] -= shift
+
+        parallel.split(part, parallel.chunks(c) if g.size >= _MIN_SPLIT else [(0, c)])
+        gx = None if rows is None else _from_rows(rows, self.shape)
         if weight is None:
             return (gx,)
         bias_shape, weight_shape = self.saved[3], self.saved[4]

@@ -11,6 +11,8 @@ from typing import Optional
 import numpy as np
 
 from cnnkit.autograd.function import Function
+from cnnkit.backend import fastpath
+from cnnkit.backend import parallel
 
 
 class Neg(Function):
@@ -97,21 +99,42 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """``max(x, 0)``. On the fast path, large float arrays are processed in chunks on cnnkit's
+    threads (NumPy releases the GIL in ufuncs); the output keeps the input's memory layout."""
+
     saves_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        out = np.maximum(a, 0)
+        if fastpath.enabled() and a.dtype.kind == "f":
+            out = np.empty_like(a)
+            zero = a.dtype.type(0)
+            parallel.by_memory(lambda idx: np.maximum(a[idx], zero, out=out[idx]), out)
+        else:
+            out = np.maximum(a, 0)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad_out: np.ndarray) -> tuple:
-        # A multiply by the mask is ~5x faster than np.where on conv-sized arrays; it differs only
-        # where a blocked gradient is inf/NaN (inf·0 = NaN), so those rare cases take where().
-        with np.errstate(invalid="ignore"):
-            grad = np.multiply(grad_out, self.saved[0] > 0, dtype=grad_out.dtype)
-        if not np.isfinite(grad).all():
-            grad = np.where(self.saved[0] > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+        out = self.saved[0]
+        if not (fastpath.enabled() and grad_out.dtype.kind == "f"):
+            return (_relu_grad(grad_out, out),)
+        grad = np.empty_like(out, dtype=grad_out.dtype)
+
+        def part(idx: tuple) -> None:
+            grad[idx] = _relu_grad(grad_out[idx], out[idx])
+
+        parallel.by_memory(part, grad)
         return (grad,)
+
+
+def _relu_grad(grad_out: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # A multiply by the mask is ~5x faster than np.where on conv-sized arrays; it differs only
+    # where a blocked gradient is inf/NaN (inf·0 = NaN), so those rare cases take where().
+    with np.errstate(invalid="ignore"):
+        grad = np.multiply(grad_out, out > 0, dtype=grad_out.dtype)
+    if not np.isfinite(grad).all():
+        grad = np.where(out > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+    return grad
 
 
 class Clamp(Function):

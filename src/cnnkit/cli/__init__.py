@@ -66,7 +66,12 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every subcommand registered."""
+    """The full argument parser, every subcommand registered.
+
+    Example:
+        >>> build_parser().parse_args(["train", "--epochs", "2"]).epochs
+        2
+    """
     import cnnkit
 
     parser = _Parser(prog="cnnkit", description="cnnkit: CNNs from first principles on NumPy",
@@ -101,6 +106,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     Exit codes: 0 success, 2 a user's mistake (one line on stderr), 130 interrupted, 1 a failed
     ``gradcheck``.
+
+    Args:
+        argv: the arguments after ``cnnkit``, e.g. ``["evaluate", "runs/lenet5", "--limit", "100"]``.
+
+    Example:
+        >>> main(["summary", "lenet5_classic"])  # doctest: +ELLIPSIS
+        Model summary (input 1 × 32 × 32; ...)
+        ...
+        0
     """
     import cnnkit
 

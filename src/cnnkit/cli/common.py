@@ -31,7 +31,18 @@ SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32,
 
 
 def resolve_model(name: str) -> str:
-    """The zoo key for ``name`` (``-``/``_`` and case ignored); an unknown one suggests close matches."""
+    """The zoo key for ``name`` (``-``/``_`` and case ignored); an unknown one suggests close matches.
+
+    Args:
+        name: what the user typed.
+
+    Raises:
+        CLIError: no such model (the message proposes close names).
+
+    Example:
+        >>> resolve_model("LeNet5-Classic")
+        'lenet5_classic'
+    """
     from cnnkit import models
 
     key = name.strip().lower().replace("-", "_")
@@ -41,7 +52,18 @@ def resolve_model(name: str) -> str:
 
 
 def resolve_dataset(name: str) -> str:
-    """The dataset key for ``name`` (``fashion-mnist``, ``CIFAR-10`` ... accepted)."""
+    """The dataset key for ``name`` (``fashion-mnist``, ``CIFAR-10`` ... accepted).
+
+    Args:
+        name: what the user typed.
+
+    Raises:
+        CLIError: no such dataset (the message proposes close names).
+
+    Example:
+        >>> resolve_dataset("CIFAR-10"), resolve_dataset("fashion")
+        ('cifar10', 'fashion_mnist')
+    """
     key = name.strip().lower().replace("-", "_")
     key = {"fashion": "fashion_mnist", "fmnist": "fashion_mnist", "cifar_10": "cifar10"}.get(key, key)
     if key not in DATASETS:
@@ -50,7 +72,16 @@ def resolve_dataset(name: str) -> str:
 
 
 def class_names(dataset: str, k: int = 10) -> list:
-    """The dataset's class names (``"0"`` .. ``"9"`` for MNIST)."""
+    """The dataset's class names (``"0"`` .. ``"9"`` for MNIST).
+
+    Args:
+        dataset: a key from :data:`DATASETS`.
+        k: the number of classes the model gives (other counts get ``"0"`` .. ``str(k - 1)``).
+
+    Example:
+        >>> class_names("mnist")[:3]
+        ['0', '1', '2']
+    """
     from cnnkit import datasets
 
     module = getattr(datasets, dataset, None)
@@ -59,7 +90,16 @@ def class_names(dataset: str, k: int = 10) -> list:
 
 
 def load_raw(dataset: str, path: Optional[str] = None, download: bool = True) -> tuple:
-    """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays from ``cnnkit.datasets``."""
+    """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays from ``cnnkit.datasets``.
+
+    Args:
+        dataset: a key from :data:`DATASETS`.
+        path: ``--data``, a directory holding the dataset's files (must exist).
+        download: False for ``--no-download``.
+
+    Raises:
+        CLIError: ``path`` is not a directory. ValueError (``DatasetError``): the files cannot be had.
+    """
     from cnnkit import datasets
 
     if path is not None and not os.path.isdir(path):
@@ -73,6 +113,20 @@ def prepare(images: np.ndarray, normalisation: Sequence, shape: Sequence[int], w
 
     Images smaller than ``shape`` by an even margin are padded with black (MNIST's 28×28 digits
     in LeNet-5's 32×32 field, as LeCun et al. did); other mismatches are errors.
+
+    Args:
+        images: uint8 pixels in [0, 255].
+        normalisation: ``(means, stds)`` per channel, for pixels scaled to [0, 1].
+        shape: the model's input (C, H, W).
+        what: names the images in an error message.
+
+    Shape:
+        ``(N, H, W)`` / ``(N, H, W, C)`` / ``(N, C, H, W)`` → ``(N, *shape)``.
+
+    Example:
+        >>> x = prepare(np.full((2, 28, 28), 255, np.uint8), ((0.5,), (0.5,)), (1, 32, 32), "mnist")
+        >>> x.shape, float(x[0, 0, 0, 0]), float(x[0, 0, 16, 16])
+        ((2, 1, 32, 32), -1.0, 1.0)
     """
     x = np.asarray(images)
     if x.ndim == 3:
@@ -121,7 +175,12 @@ def load_dataset(dataset: str, shape: Sequence[int], path: Optional[str] = None,
                  limit: Optional[int] = None, normalisation: Optional[Sequence] = None) -> tuple:
     """The prepared ``((x, y), (x_test, y_test))``: float32 NCHW images, int64 labels of shape (N,).
 
-    ``limit`` keeps the first ``limit`` images of each split (quick runs).
+    Args:
+        dataset: a key from :data:`DATASETS`.
+        shape: the model's input (C, H, W).
+        path, download: as in :func:`load_raw`.
+        limit: keep the first ``limit`` images of each split (quick runs; more than there are keeps all).
+        normalisation: ``(means, stds)``; default :data:`NORMALISATION` of the dataset.
     """
     (x, y), (x_test, y_test) = load_raw(dataset, path, download)
     if limit:
@@ -132,7 +191,15 @@ def load_dataset(dataset: str, shape: Sequence[int], path: Optional[str] = None,
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (``--epochs 0`` is refused with a clear message)."""
+    """argparse type: an integer ≥ 1 (``--epochs 0`` is refused with a clear message).
+
+    Args:
+        text: the option's value as typed.
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
     import argparse
 
     try:
@@ -146,7 +213,8 @@ def positive_int(text: str) -> int:
 
 @dataclass
 class Trained:
-    """A trained model found from a run directory or checkpoint, with how its inputs are prepared."""
+    """A trained model found from a run directory or checkpoint, with how its inputs are prepared
+    (what :func:`load_trained` returns; fields as named)."""
 
     model: Any
     checkpoint: str
@@ -164,6 +232,20 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     The dataset, normalisation and model name come from the arguments, else the checkpoint's
     metadata, else ``result.json`` beside the checkpoint, else MNIST. A weights-only checkpoint
     (``best.safetensors``) is loaded into the zoo model named by ``model_name`` or ``result.json``.
+    A damaged ``result.json`` is skipped with a warning when the checkpoint names everything.
+
+    Args:
+        path: a run directory or a ``.safetensors`` file.
+        dataset: ``--dataset`` (the model must be able to take its images).
+        model_name: ``--model``, for a weights-only checkpoint.
+
+    Raises:
+        CLIError: a missing path, a file that is not a checkpoint, weights that do not fit the
+            named model, a dataset the model cannot take. CheckpointError: a damaged checkpoint.
+
+    Example:
+        >>> trained = load_trained("runs/lenet5-mnist")  # doctest: +SKIP
+        >>> trained.model.predict(x).argmax(axis=1)  # doctest: +SKIP
     """
     import cnnkit
     from cnnkit import models
@@ -220,6 +302,9 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
 
 def read_json_object(path: str) -> dict:
     """The JSON object in ``path`` (``result.json``, ``settings.json``).
+
+    Args:
+        path: the file.
 
     Raises:
         OSError: the file cannot be read. ValueError: it is not JSON, or not an object.

@@ -11,6 +11,7 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
+    """Register the ``datasets`` subcommand on an argparse subparsers object."""
     p = sub.add_parser("datasets", help="list the datasets: available, cached, where",
                        description="List the datasets cnnkit can load, whether each is embedded, cached or "
                                    "missing (downloaded on first use), and where. Never touches the network.")
@@ -20,6 +21,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print each dataset's record (or JSON with ``--json``); 0."""
     from cnnkit import datasets
 
     records = datasets.available(verify=args.verify)

@@ -43,7 +43,17 @@ def known_errors() -> tuple:
 
 
 def report(command: str, error: BaseException, stream: TextIO = None) -> None:
-    """Print ``cnnkit <command>: <message>`` (further lines of the message indented) to ``stream``."""
+    """Print ``cnnkit <command>: <message>`` (further lines of the message indented) to ``stream``.
+
+    Args:
+        command: the subcommand (``""`` for none).
+        error: what went wrong; an OSError is said as ``file: reason``.
+        stream: default stderr.
+
+    Example:
+        >>> report("evaluate", FileNotFoundError(2, "No such file or directory", "run"), sys.stdout)
+        cnnkit evaluate: run: No such file or directory
+    """
     stream = stream or sys.stderr
     text = str(error).strip() or type(error).__name__
     if isinstance(error, OSError) and error.filename and error.strerror:
@@ -57,7 +67,17 @@ def report(command: str, error: BaseException, stream: TextIO = None) -> None:
 
 
 def suggest(name: str, choices: Iterable[str], what: str) -> CLIError:
-    """A :class:`CLIError` for an unknown ``name`` that proposes close matches (difflib)."""
+    """A :class:`CLIError` for an unknown ``name`` that proposes close matches (difflib).
+
+    Args:
+        name: what the user typed.
+        choices: the valid names.
+        what: ``"model"``, ``"dataset"``.
+
+    Example:
+        >>> str(suggest("lenet", ["lenet5", "alexnet"], "model"))
+        "unknown model 'lenet'; did you mean lenet5? available: lenet5, alexnet"
+    """
     choices = list(choices)
     close = difflib.get_close_matches(name.lower().replace("-", "_"), choices, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}? " if close else ""

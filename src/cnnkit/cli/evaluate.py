@@ -18,6 +18,7 @@ from cnnkit.cli.common import DATASETS, load_raw, load_trained, output_path, pos
 
 
 def add_parser(sub: Any) -> None:
+    """Register the ``evaluate`` subcommand on an argparse subparsers object."""
     p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
                        description="Evaluate a trained model on its dataset's test set: overall and per-class "
                                    "accuracy and the confusion matrix (printed and as PNG).")
@@ -39,7 +40,18 @@ def add_parser(sub: Any) -> None:
 
 def format_matrix(matrix: np.ndarray, names: Sequence[str]) -> str:
     """The confusion matrix as a text table: rows true class, columns predicted, with row totals
-    and each class's accuracy (recall)."""
+    and each class's accuracy (recall).
+
+    Args:
+        matrix: ``(K, K)`` counts, ``matrix[i, j]`` images of class i predicted as j.
+        names: the K class names.
+
+    Example:
+        >>> print(format_matrix(np.array([[3, 1], [0, 2]]), ["0", "1"]))
+        true \\ predicted  0  1   total  accuracy
+        0                 3  1       4    75.00%
+        1                 0  2       2   100.00%
+    """
     rows = [name if name == str(i) else f"{i} {name}" for i, name in enumerate(names)]
     head = "true \\ predicted"
     first = max(len(head), *(len(r) for r in rows)) + 2
@@ -55,6 +67,7 @@ def format_matrix(matrix: np.ndarray, names: Sequence[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate, print accuracy, the per-class table and where the PNG went; 0 on success."""
     from cnnkit.training.metrics import confusion_matrix
 
     trained = load_trained(args.path, args.dataset, args.model)

@@ -23,6 +23,7 @@ from cnnkit.cli.errors import CLIError
 
 
 def add_parser(sub: Any) -> None:
+    """Register the ``gradcheck`` subcommand on an argparse subparsers object."""
     p = sub.add_parser("gradcheck", help="check a zoo model's gradients against finite differences",
                        description="Compare each parameter's backpropagated gradient with centred finite "
                                    "differences (float64) on a random subset of its entries; exit 1 when any "
@@ -58,6 +59,13 @@ def check_parameters(module: Any, x: np.ndarray, y: np.ndarray, samples: int, se
     Returns:
         One :class:`cnnkit.autograd.gradcheck.InputCheck` per parameter; ``max_rel_error`` is
         ``|a - n| / max(|a|, |n|, atol / rtol)`` and ``worst_index`` the flat index of the worst entry.
+
+    Example:
+        >>> import cnnkit
+        >>> layer = cnnkit.nn.Linear(3, 2).double()
+        >>> x, y = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 1, 0])
+        >>> [(c.name, c.passed) for c in check_parameters(layer, x, y, samples=2)]
+        [('weight', True), ('bias', True)]
     """
     from cnnkit import no_grad
     from cnnkit.tensor import Tensor
@@ -102,6 +110,7 @@ def check_parameters(module: Any, x: np.ndarray, y: np.ndarray, samples: int, se
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the per-parameter table; 0 when every checked entry passes, 1 otherwise."""
     import cnnkit
     from cnnkit import models, nn
 

@@ -154,7 +154,19 @@ def preprocess_digit(image: Any) -> np.ndarray:
 
 def preprocess_image(image: Any, dataset: str, shape: Sequence[int]) -> np.ndarray:
     """An image prepared for a model trained on ``dataset``: uint8-scaled (C, H, W) floats in [0, 255]
-    (normalise with :func:`cnnkit.cli.common.prepare`)."""
+    (normalise with :func:`cnnkit.cli.common.prepare`).
+
+    Args:
+        image: a Pillow image or an array, as for :func:`preprocess_digit`.
+        dataset: ``"mnist"`` (:func:`preprocess_digit`), another one-channel dataset (the object
+            fitted into the whole field) or a colour one (centre square, resized).
+        shape: the model's input (C, H, W).
+
+    Example:
+        >>> page = np.full((60, 40), 255, np.uint8); page[10:50, 18:22] = 0
+        >>> preprocess_image(page, "mnist", (1, 28, 28)).shape
+        (1, 28, 28)
+    """
     if dataset == "mnist":
         return preprocess_digit(image)[None] * 255.0
     c, h, w = (int(s) for s in shape)
@@ -173,13 +185,22 @@ def preprocess_image(image: Any, dataset: str, shape: Sequence[int]) -> np.ndarr
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shifted by the row maximum so large logits do not overflow."""
+    """Row-wise softmax, shifted by the row maximum so large logits do not overflow.
+
+    Args:
+        logits: ``(N, K)`` scores.
+
+    Example:
+        >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]])).round(3).tolist()
+        [[0.25, 0.75], [0.5, 0.5]]
+    """
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
 
 
 def add_parser(sub: Any) -> None:
+    """Register the ``predict`` subcommand on an argparse subparsers object."""
     p = sub.add_parser("predict", help="classify image files with a trained model",
                        description="Classify PNG/JPEG images of any size or colour; for an MNIST model they are "
                                    "prepared like MNIST digits (grayscale, white on black, fitted into 20×20, "

@@ -20,6 +20,7 @@ __all__ = ["add_parser", "run", "write_report"]
 
 
 def add_parser(sub: Any) -> None:
+    """Register the ``report`` subcommand on an argparse subparsers object."""
     p = sub.add_parser("report", help="HTML inspector of a run or checkpoint (activations, gradients, weights)",
                        description="Run a trained model forward and backward on a few test images and write one "
                                    "self-contained HTML page: the layer table, then per layer its statistics "
@@ -43,6 +44,12 @@ def write_report(model: Any, x: Any, y: Any, path: Any, max_images: int = 8) -> 
 
     The same function as :func:`cnnkit.viz.inspector.write_report` (``cnnkit train`` calls it at
     the end of a run).
+
+    Args:
+        model: a compiled :class:`cnnkit.Model`.
+        x, y: prepared inputs (N, C, H, W) and integer labels (N,).
+        path: the HTML file.
+        max_images: how many of ``x`` are run.
     """
     from cnnkit.viz.inspector import write_report as write
 
@@ -50,6 +57,7 @@ def write_report(model: Any, x: Any, y: Any, path: Any, max_images: int = 8) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the page and print where; 0 on success."""
     trained = load_trained(args.path, args.dataset, args.model)
     out = output_path(args.out, os.path.join(trained.directory, "report.html"), ".html", args.force)
     _, (images, labels) = load_raw(trained.dataset, args.data, not args.no_download)

@@ -126,14 +126,23 @@ def resume_settings(args: Any, defaults: dict) -> None:
 
 
 def save_settings(args: Any) -> None:
-    """Write the :data:`RESUMED` options of ``args`` to ``--out``'s settings.json."""
+    """Write the :data:`RESUMED` options of ``args`` to ``--out``'s settings.json.
+
+    Args:
+        args: the parsed ``cnnkit train`` arguments (``args.out`` exists).
+    """
     with open(os.path.join(args.out, SETTINGS), "w") as f:
         json.dump({key: getattr(args, key) for key in RESUMED}, f, indent=2)
 
 
 def trim_metrics(path: str, epochs: int) -> None:
     """Drop rows of ``metrics.csv`` past the backup's ``epochs`` (written just before an interrupt
-    that came before the backup), so the resumed run does not log an epoch twice."""
+    that came before the backup), so the resumed run does not log an epoch twice.
+
+    Args:
+        path: the run's metrics.csv (nothing happens when it is missing).
+        epochs: the epochs the backup holds (rows 0 .. epochs - 1 are kept).
+    """
     if not os.path.isfile(path):
         return
     with open(path, newline="") as f:

@@ -75,8 +75,8 @@ def suggest(name: str, choices: Iterable[str], what: str) -> CLIError:
         what: ``"model"``, ``"dataset"``.
 
     Example:
-        >>> str(suggest("lenet", ["lenet5", "alexnet"], "model"))
-        "unknown model 'lenet'; did you mean lenet5? available: lenet5, alexnet"
+        >>> str(suggest("lenet", ["lenet5", "vgg16"], "model"))
+        "unknown model 'lenet'; did you mean lenet5? available: lenet5, vgg16"
     """
     choices = list(choices)
     close = difflib.get_close_matches(name.lower().replace("-", "_"), choices, n=3, cutoff=0.5)

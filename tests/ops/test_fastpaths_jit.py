@@ -241,3 +241,15 @@ def test_batch_norm_split_by_channels_matches_reference(monkeypatch, affine):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(r).max()))
     mean = x.mean(axis=(0, 2, 3), dtype=np.float64)  # independent: the running mean after one step
     np.testing.assert_allclose(results[0][2], 0.1 * mean, rtol=1e-4)
+
+
+def test_pin_blas_can_be_turned_off():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, cnnkit, cnnkit.functional as F; from cnnkit.backend import parallel; "
+            "F.conv2d(cnnkit.ones(2, 1, 5, 5), cnnkit.ones(1, 1, 3, 3)); print(parallel.active())")
+    env = dict(os.environ, CNNKIT_PIN_BLAS="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "False"

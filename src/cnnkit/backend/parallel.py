@@ -9,9 +9,10 @@ col2im, pooling) on a small pool of plain threads that block instead of spinning
 set to one thread: the same cores are used, without the busy-waiting.
 
 The first :func:`split` pins NumPy's OpenBLAS to one thread for the rest of the process (found
-through the loaded library, as threadpoolctl does); set ``CNNKIT_JIT=0`` to keep cnnkit off the
-fast paths and away from BLAS threading. The thread count is ``CNNKIT_THREADS`` if set, else
-``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` if set, else the usable CPUs (at most 4).
+through the loaded library, as threadpoolctl does); set ``CNNKIT_PIN_BLAS=0`` to leave BLAS
+threading alone (then keep ``CNNKIT_THREADS=1`` too, or both pools compete for the cores). The
+thread count is ``CNNKIT_THREADS`` if set, else ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` if
+set, else the usable CPUs (at most 4).
 """
 
 from __future__ import annotations
@@ -71,14 +72,15 @@ def _openblas_setter() -> Optional[Callable[[int], None]]:
 
 
 def pin_blas() -> bool:
-    """Set NumPy's OpenBLAS (``np.show_config()``) to one thread, once; False when none was found."""
+    """Set NumPy's OpenBLAS (``np.show_config()``) to one thread, once; False when none was found
+    (or ``CNNKIT_PIN_BLAS=0``)."""
     global _blas_pinned, _blas_checked
     if _blas_checked:
         return _blas_pinned
     with _lock:
         if not _blas_checked:
             np.__version__  # NumPy (imported above) has loaded the OpenBLAS looked for here
-            setter = _openblas_setter()
+            setter = None if os.environ.get("CNNKIT_PIN_BLAS") == "0" else _openblas_setter()
             if setter is not None:
                 setter(1)
             _blas_pinned, _blas_checked = setter is not None, True

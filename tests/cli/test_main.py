@@ -50,3 +50,21 @@ def test_python_dash_m(args):
     done = subprocess.run([sys.executable, "-m", "cnnkit", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "cnnkit 0.1.0"
+
+
+def test_no_arguments_also_lists_the_commands(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cnnkit 0.1.0\nusage: cnnkit") and "train" in out and "predict" in out
+
+
+def test_every_option_has_help_text():
+    from cnnkit.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, subparser in sub.choices.items():
+        if name == "bench":
+            continue  # owned by the benchmark helper
+        for action in subparser._actions:
+            assert action.help, f"cnnkit {name} {'/'.join(action.option_strings) or action.dest} has no help"

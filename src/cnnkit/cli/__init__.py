@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="a name from `cnnkit models`")
     p.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
                    help="one sample's shape (default: the shape the model is built for)")
-    p.add_argument("--macs", default="weights", choices=("weights", "with_bias"))
+    p.add_argument("--macs", default="weights", choices=("weights", "with_bias"),
+                   help="count multiply-adds of the weights only (default) or also the bias additions")
     p.set_defaults(run=_summary)
     for name in _COMMANDS:
         importlib.import_module(f"cnnkit.cli.{name}").add_parser(sub)
@@ -118,9 +119,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     import cnnkit
 
-    args = build_parser().parse_args(argv)
-    if args.command is None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a new user typing `cnnkit`: the version and what there is to do
         print(f"cnnkit {cnnkit.__version__}")
+        parser.print_help()
         return 0
     try:
         return int(args.run(args) or 0)

@@ -28,7 +28,8 @@ def add_parser(sub: Any) -> None:
                    help=f"one of {', '.join(DATASETS)} (default: the run's dataset, else mnist)")
     p.add_argument("--model", default=None, metavar="NAME", help="the zoo model of a weights-only checkpoint")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="evaluate only the first N test images")
-    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
+                   help="images per forward pass (default 256; lower it to save memory)")
     p.add_argument("--data", default=None, metavar="DIR", help="directory with the dataset files")
     p.add_argument("--no-download", action="store_true", help="never touch the network")
     p.add_argument("--normalize", action="store_true", help="draw the PNG with rows as fractions of each class")

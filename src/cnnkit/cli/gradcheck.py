@@ -33,8 +33,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, default=2, metavar="N", help="random inputs in the batch (default 2)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the weights, inputs, labels and entries")
     p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
-    p.add_argument("--rtol", type=float, default=1e-5)
-    p.add_argument("--atol", type=float, default=1e-8)
+    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
+    p.add_argument("--atol", type=float, default=1e-8, help="absolute tolerance (default 1e-8); an entry passes "
+                                                            "when |analytic - numerical| <= atol + rtol·|numerical|")
     p.set_defaults(run=run)
 
 

@@ -207,3 +207,25 @@ def test_a_dataset_the_model_cannot_take_names_the_option(trained_run, tmp_path,
     assert main(["predict", trained_run, str(path), "--dataset", "cifar10"]) == 2
     assert capsys.readouterr().err == ("cnnkit predict: cifar10 has 3 channel(s) but the model expects 1 (input "
                                        "(1, 32, 32)); pass the --dataset the model was trained on\n")
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "I;16", "CMYK", "LA", "F"])
+def test_a_large_image_is_reduced_on_loading_to_the_same_digit(mode, tmp_path):
+    # Was: a 64-megapixel PNG took 1.7 GB (float64 copies at full size) for a 28×28 input.
+    from PIL import Image, ImageDraw
+
+    from cnnkit.cli.predict import MAX_SIDE, load_image, preprocess_digit
+
+    page = Image.new("L", (2100, 1400), 255)
+    ImageDraw.Draw(page).line([(1050, 200), (1050, 1200)], fill=0, width=120)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(page, np.uint16) * 257)
+    elif mode == "F":
+        image = Image.fromarray(np.asarray(page, np.float32) / 255)
+    else:
+        image = page.convert(mode)
+    path = tmp_path / ("big.tiff" if mode in ("I;16", "F", "CMYK") else "big.png")
+    image.save(path)
+    loaded = load_image(str(path))
+    assert loaded.size == (700, 467) and max(loaded.size) <= MAX_SIDE  # reduced by 3, the ceiling of 2100/1024
+    np.testing.assert_allclose(preprocess_digit(loaded), preprocess_digit(page), atol=0.05)

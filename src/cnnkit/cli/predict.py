@@ -20,6 +20,7 @@ from cnnkit.cli.errors import CLIError, MissingExtra
 
 BORDER = 0.05  # share of each side used to decide whether the background is light
 INK = 0.1  # a pixel belongs to the digit when at least this bright after background removal
+MAX_SIDE = 1024  # longer side images are reduced to on loading (see _shrink)
 
 
 def _pil(what: str) -> Any:
@@ -57,7 +58,7 @@ def load_image(path: str) -> Any:
         with Image.open(path) as image:
             image.load()
             # Phone photos are stored sideways with an EXIF rotation tag; apply it as viewers do.
-            return ImageOps.exif_transpose(image)
+            return _shrink(ImageOps.exif_transpose(image))
     except FileNotFoundError:
         raise
     except Image.DecompressionBombError as error:  # not an OSError: it would escape as a traceback
@@ -66,6 +67,17 @@ def load_image(path: str) -> Any:
         raise CLIError(f"{path}: not an image file Pillow can read (PNG, JPEG, BMP, GIF, TIFF, ...)") from None
     except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt data
         raise CLIError(f"{path}: the image is damaged and cannot be decoded ({error})") from None
+
+
+def _shrink(image: Any, side: int = MAX_SIDE) -> Any:
+    """``image`` reduced by a whole factor (box averaging) until its longer side is at most about
+    ``side``: the model sees 28×28 or 32×32, and a 100-megapixel photo as float64 arrays would
+    take gigabytes. Modes Pillow cannot reduce (1-bit, palette, 16-bit) are widened first."""
+    factor = -(-max(image.size) // side)  # ceiling division
+    if factor <= 1:
+        return image
+    widened = {"1": "L", "P": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "CMYK": "RGB"}.get(image.mode)
+    return (image.convert(widened) if widened else image).reduce(factor)
 
 
 def _gray(image: Any) -> np.ndarray:

@@ -187,3 +187,23 @@ def test_a_diverging_run_says_lower_the_learning_rate(tiny_mnist, tmp_path, caps
     assert err.endswith("cnnkit train: training diverged: the loss became NaN or infinite (--lr 1e+30); lower --lr, "
                         "run the command again\n") and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_resumed_run_keeps_the_best_checkpoint_of_the_epochs_before(tmp_path):
+    # Was: the best value started at -inf on --resume, so the first resumed epoch always replaced
+    # best.safetensors, even when an epoch before the interrupt was better.
+    from types import SimpleNamespace
+
+    from cnnkit.cli.train import _BestCheckpoint
+
+    path = tmp_path / "best.safetensors"
+    callback = _BestCheckpoint(str(path), monitor="val_accuracy", save_best_only=True)
+    callback.model = SimpleNamespace(history=SimpleNamespace(history={"val_accuracy": [0.7, 0.9]}),
+                                     module=cnnkit.nn.Linear(2, 2), optimizer=None)
+    callback.on_epoch_begin(2)
+    callback.on_epoch_end(2, {"val_accuracy": 0.8})
+    assert not path.exists() and callback.best == 0.9
+    callback.on_epoch_begin(3)
+    callback.on_epoch_end(3, {"val_accuracy": 0.95})
+    assert path.exists() and callback.best == 0.95
+    callback.on_epoch_end(4, {"accuracy": 1.0})  # no validation (a non-finite epoch): skipped, not a KeyError

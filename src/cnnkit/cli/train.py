@@ -203,8 +203,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _BestCheckpoint(C.ModelCheckpoint):
-    """``ModelCheckpoint`` that skips an epoch without the monitored value, as Keras's does: the
-    epoch whose loss became non-finite has no validation (:func:`_diverged` then stops the run)."""
+    """``ModelCheckpoint`` that skips an epoch without the monitored value, as Keras's does (the
+    epoch whose loss became non-finite has no validation; :func:`_diverged` then stops the run),
+    and that on ``--resume`` starts from the best value of the restored epochs, so a worse later
+    epoch does not replace ``best.safetensors``."""
+
+    _seeded = False
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        if self._seeded:
+            return
+        self._seeded = True  # the first epoch of this fit: the backup's history is restored by now
+        history = self.model.history.history if self.model.history is not None else {}
+        past = [float(v) for v in history.get(self.monitor, []) if v is not None and np.isfinite(v)]
+        if past:
+            self.best = min(past) if self.mode == "min" else max(past)
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         if self.monitor in (logs or {}):

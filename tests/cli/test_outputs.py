@@ -106,3 +106,9 @@ def test_kernels_refuses_an_existing_out_and_a_wrong_suffix(tmp_path, capsys):
     assert main(["kernels", "--out", str(tmp_path / "k.jpg")]) == 2
     _one_error_line(capsys, "kernels", "expected a .png file name")
     assert json.dumps((tmp_path / "k.png").read_text()) == '"mine"'
+
+
+def test_a_model_option_that_contradicts_the_checkpoint_is_refused(trained_run, tmp_path, capsys):
+    # Was: silently ignored, evaluating the stored lenet5_classic while the user asked for mnist_cnn.
+    assert main(["evaluate", trained_run, "--model", "mnist_cnn", "--out", str(tmp_path / "cm.png")]) == 2
+    _one_error_line(capsys, "evaluate", "holds a lenet5_classic model, not mnist_cnn; drop --model")

@@ -271,6 +271,10 @@ def load_trained(path: str, dataset: Optional[str] = None, model_name: Optional[
     meta = read_checkpoint(checkpoint)[1].get("metadata", {})
     name = model_name or meta.get("zoo_model") or result.get("model")
     if "architecture" in meta:
+        stored = meta.get("zoo_model")
+        if model_name and stored and resolve_model(model_name) != stored:
+            raise CLIError(f"{checkpoint} holds a {stored} model, not {model_name}; drop --model (it is only for "
+                           "weights-only checkpoints)")
         model = cnnkit.load_model(checkpoint)
     elif name:
         name = resolve_model(name)

@@ -43,33 +43,6 @@ def test_the_shared_run_learned_the_bars(trained_run):
     assert json.load(open(os.path.join(trained_run, "result.json")))["test_accuracy"] >= 0.9
 
 
-def test_interrupted_run_resumes_to_the_same_result(tiny_mnist, tmp_path, monkeypatch, capsys):
-    args = ["train", "--model", "lenet5_classic", "--epochs", "3", "--batch-size", "64", "--limit", "128",
-            "--verbose", "0"]
-    full = str(tmp_path / "full")
-    assert main([*args, "--out", full]) == 0
-    expected = cnnkit.load_model(os.path.join(full, "model.safetensors")).module.state_dict()
-
-    from cnnkit.training import callbacks as C
-
-    original = C.CSVLogger.on_epoch_end
-
-    def stop_after_epoch_two(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(C.CSVLogger, "on_epoch_end", stop_after_epoch_two)
-    part = str(tmp_path / "part")
-    assert main([*args, "--out", part]) == 130
-    assert "--resume" in capsys.readouterr().out
-    monkeypatch.setattr(C.CSVLogger, "on_epoch_end", original)
-    assert main([*args, "--out", part, "--resume"]) == 0
-    resumed = cnnkit.load_model(os.path.join(part, "model.safetensors")).module.state_dict()
-    for key in expected:
-        np.testing.assert_array_equal(resumed[key].numpy(), expected[key].numpy())
-
-
 def test_two_runs_with_the_same_seed_give_bit_identical_weights(tiny_mnist, tmp_path):
     args = ["train", "--model", "lenet5_classic", "--epochs", "1", "--batch-size", "32", "--limit", "128",
             "--verbose", "0"]

@@ -200,14 +200,31 @@ def positive_int(text: str) -> int:
         >>> positive_int("3")
         3
     """
+    return _whole_number(text, 1, "must be at least 1")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (``--seed``, as :func:`cnnkit.manual_seed` takes).
+
+    Args:
+        text: the option's value as typed.
+
+    Example:
+        >>> non_negative_int("0")
+        0
+    """
+    return _whole_number(text, 0, "must be 0 or more")
+
+
+def _whole_number(text: str, minimum: int, rule: str) -> int:
     import argparse
 
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
     return value
 
 

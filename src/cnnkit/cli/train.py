@@ -24,9 +24,9 @@ from typing import Any, Optional
 import numpy as np
 
 from cnnkit import callbacks as C
-from cnnkit.cli.common import (DATASETS, NORMALISATION, SHAPES, check_fit, load_dataset, positive_int, resolve_dataset,
-                               resolve_model)
 from cnnkit.cli import errors, rundir
+from cnnkit.cli.common import (DATASETS, NORMALISATION, SHAPES, check_fit, load_dataset, non_negative_int, positive_int,
+                               resolve_dataset, resolve_model)
 from cnnkit.cli.errors import CLIError
 
 __all__ = ["DATASETS", "NORMALISATION", "add_parser", "run"]
@@ -54,21 +54,23 @@ def add_parser(sub: Any) -> None:
                    help="images per training step (default 128)")
     p.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
                    help="default adam")
-    p.add_argument("--lr", type=_learning_rate, default=DEFAULTS["lr"], help="learning rate (default: the optimizer's Keras "
-                                                                    "default, 0.001 for adam, 0.01 for sgd)")
+    p.add_argument("--lr", type=_learning_rate, default=DEFAULTS["lr"],
+                   help="learning rate (default: the optimizer's Keras default, 0.001 for adam, 0.01 for sgd)")
     p.add_argument("--schedule", default=DEFAULTS["schedule"], choices=("none", "cosine", "step"),
                    help="learning-rate schedule over the epochs: cosine annealing (default), ×0.1 at 2/3, or none")
-    p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], metavar="N",
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULTS["seed"], metavar="N",
                    help="seed of the initial weights, the validation split and the batch order (default 0)")
     p.add_argument("--validation-split", type=float, default=DEFAULTS["validation_split"], metavar="FRACTION",
                    help="held-out share of the training set, in [0, 1) (default 1/12: 5,000 of MNIST's 60,000; "
                         "0: no validation, best.safetensors then follows the training accuracy)")
     p.add_argument("--limit", type=positive_int, default=DEFAULTS["limit"], metavar="N",
                    help="use only the first N training and N test images (quick runs)")
-    p.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/<model>-<dataset>-<timestamp>)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="run directory (default runs/<model>-<dataset>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out, with the settings it was started with")
-    p.add_argument("--data", default=None, metavar="DIR", help="directory with the dataset files (nothing is downloaded then)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="directory with the dataset files (nothing is downloaded then)")
     p.add_argument("--no-download", action="store_true",
                    help="never touch the network (as CNNKIT_OFFLINE=1): fail if the dataset is not cached")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
@@ -84,17 +86,6 @@ def _learning_rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number such as 0.001, got {text!r}") from None
     if not (np.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type of --seed: a whole number ≥ 0 (what cnnkit.manual_seed takes)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 

@@ -123,3 +123,11 @@ def test_a_model_that_cannot_take_the_dataset_says_what_to_do(tmp_path, capsys):
     assert main(["train", "--dataset", "cifar10", "--model", "lenet5", "--out", str(tmp_path / "x")]) == 2
     assert _one_line(capsys.readouterr().err, "train").endswith("choose a model built for such inputs (see "
                                                                 "`cnnkit models`)")
+
+
+@pytest.mark.parametrize("shape", ["1,4,4", "3,28,28"])
+def test_an_input_shape_the_model_cannot_take_is_one_line(shape, capsys):
+    # Was: the layer's error, a blank line and the model's shape listing, advising in_features.
+    assert main(["summary", "lenet5", "--input-shape", shape]) == 2
+    line = _one_line(capsys.readouterr().err, "summary")
+    assert line.startswith(f"cnnkit summary: --input-shape {shape} does not fit lenet5 (built for 1,28,28): ")

@@ -60,8 +60,17 @@ def _summary(args: argparse.Namespace) -> int:
     from cnnkit.cli.common import resolve_model
 
     name = resolve_model(args.model)
-    shape = args.input_shape or cnnkit.models.input_shape(name)
-    cnnkit.summary(cnnkit.models.get(name), shape, macs=args.macs)
+    built_for = cnnkit.models.input_shape(name)
+    shape = args.input_shape or built_for
+    try:
+        cnnkit.summary(cnnkit.models.get(name), shape, macs=args.macs)
+    except ValueError as error:
+        if args.input_shape is None:
+            raise  # the zoo model fails on its own shape: a bug, keep the whole message
+        # The layer's message (first line) says where; the rest speaks of in_features, not of this option.
+        first = str(error).strip().splitlines()[0]
+        raise errors.CLIError(f"--input-shape {','.join(map(str, shape))} does not fit {name} (built for "
+                              f"{','.join(map(str, built_for))}): {first}") from None
     return 0
 
 

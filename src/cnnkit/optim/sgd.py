@@ -57,6 +57,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
+                # without dampening, add g itself: (1 - 0)·g would be a parameter-sized temporary
+                buf += (1 - group["dampening"]) * g if group["dampening"] else g
             g = g + momentum * buf if group["nesterov"] else buf
         param -= group["lr"] * g

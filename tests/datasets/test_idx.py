@@ -121,3 +121,11 @@ def test_mnist_looks_in_cnnkit_data_with_a_tilde_like_the_other_datasets(tmp_pat
     assert mnist._candidates(None)[0] == str(tmp_path / "data" / "mnist")
     record = ds.info("mnist")
     assert (record.status, record.location) == ("cached", str(tmp_path / "data" / "mnist"))
+
+
+def test_an_explicit_folder_without_the_files_is_an_error_not_a_fallback(tmp_path):
+    from cnnkit.datasets import mnist
+
+    with pytest.raises(DatasetError, match="MNIST files not found") as info:
+        mnist.load_data(path=str(tmp_path))
+    assert f"Searched: {tmp_path}" in str(info.value)

@@ -28,9 +28,9 @@ FILES = {
 
 
 def _candidates(path: Optional[str]) -> list:
+    if path:  # a folder named by the user is the only place looked at: no silent fallback elsewhere
+        return [os.path.normpath(os.path.expanduser(path))]
     places = []
-    if path:
-        places.append(path)
     if os.environ.get("CNNKIT_DATA"):
         # cache_dir() expands ``~`` and makes the path absolute, as for the downloaded datasets.
         places.append(os.path.join(cache_dir(), "mnist"))
@@ -53,7 +53,7 @@ def load_data(path: Optional[str] = None) -> tuple:
     """``((x_train, y_train), (x_test, y_test))``: uint8 images (60000/10000, 28, 28) and uint8 labels.
 
     Args:
-        path: a directory holding the four IDX files (``.gz`` or not).
+        path: a directory holding the four IDX files (``.gz`` or not); when given, it is the only place searched.
 
     Raises:
         DatasetError: listing the files needed and every place searched when they are not found,

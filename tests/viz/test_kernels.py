@@ -125,6 +125,8 @@ def test_load_image_errors(tmp_path):
         load_image(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_image(tmp_path / "missing.png")
+    with pytest.raises(IsADirectoryError, match="is a directory; pass one image file inside it"):
+        load_image(tmp_path)
     Image.fromarray(np.zeros((4, 6), np.uint8)).save(tmp_path / "ok.png")
     for bad in (0, -5, 2.5, True):
         with pytest.raises(ValueError, match=rf"max_size must be a positive whole number of pixels or None, got {bad}"):

@@ -139,6 +139,8 @@ def load_image(path: Union[str, os.PathLike], max_size: Optional[int] = 512) -> 
         raise ValueError(f"load_image(): max_size must be a positive whole number of pixels or None, got {max_size!r}")
     Image = require_pil("load_image()")
     name = os.fspath(path)
+    if os.path.isdir(name):
+        raise IsADirectoryError(f"load_image(): {name!r} is a directory; pass one image file inside it")
     if not os.path.isfile(name):
         raise FileNotFoundError(f"load_image(): no such file {name!r}")
     try:

@@ -119,21 +119,19 @@ class ReLU(Function):
         if not (fastpath.enabled() and grad_out.dtype.kind == "f"):
             return (_relu_grad(grad_out, out),)
         grad = np.empty_like(out, dtype=grad_out.dtype)
-
-        def part(idx: tuple) -> None:
-            grad[idx] = _relu_grad(grad_out[idx], out[idx])
-
-        parallel.by_memory(part, grad)
+        parallel.by_memory(lambda idx: _relu_grad(grad_out[idx], out[idx], grad[idx]), grad)
         return (grad,)
 
 
-def _relu_grad(grad_out: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _relu_grad(grad_out: np.ndarray, out: np.ndarray, dst: Optional[np.ndarray] = None) -> np.ndarray:
     # A multiply by the mask is ~5x faster than np.where on conv-sized arrays; it differs only
-    # where a blocked gradient is inf/NaN (inf·0 = NaN), so those rare cases take where().
-    with np.errstate(invalid="ignore"):
-        grad = np.multiply(grad_out, out > 0, dtype=grad_out.dtype)
-    if not np.isfinite(grad).all():
-        grad = np.where(out > 0, grad_out, 0).astype(grad_out.dtype, copy=False)
+    # where a blocked gradient is inf/NaN (inf·0 = NaN). One sum finds those rare cases (it is
+    # finite unless some product is not, or it overflows: then where() is merely redundant).
+    with np.errstate(invalid="ignore", over="ignore"):
+        grad = np.multiply(grad_out, out > 0, dtype=grad_out.dtype, out=dst)
+        finite = np.isfinite(np.add.reduce(grad, axis=None))
+    if not finite:
+        grad[...] = np.where(out > 0, grad_out, 0)
     return grad
 
 

@@ -253,3 +253,21 @@ def test_pin_blas_can_be_turned_off():
     env = dict(os.environ, CNNKIT_PIN_BLAS="0")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+def test_split_deals_more_chunks_than_threads_round_robin(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    seen = []
+    parallel.split(lambda k, lo, hi: seen.append((k, lo, hi, threading.current_thread() is threading.main_thread())),
+                   parallel.chunks(10, 5))
+    assert sorted(s[:3] for s in seen) == [(0, 0, 2), (1, 2, 4), (2, 4, 6), (3, 6, 8), (4, 8, 10)]
+    assert {s[0] for s in seen if s[3]} == {0, 2, 4}  # this thread takes every second chunk
+
+    def fail(k, lo, hi):
+        if k == 3:
+            raise ValueError("chunk 3")
+
+    with pytest.raises(ValueError, match="chunk 3"):
+        parallel.split(fail, parallel.chunks(10, 5))

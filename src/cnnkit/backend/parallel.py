@@ -100,21 +100,27 @@ def chunks(total: int, parts: Optional[int] = None) -> list:
 
 
 def split(fn: Callable[[int, int, int], None], parts: list) -> None:
-    """Run ``fn(index, lo, hi)`` for every chunk in ``parts``: the first on this thread, the rest
-    on the pool; re-raises the first error."""
+    """Run ``fn(index, lo, hi)`` for every chunk in ``parts``, dealt round-robin to at most
+    :func:`num_threads` threads (this one takes the first share); re-raises the first error."""
     global _executor
     pin_blas()
-    if len(parts) == 1:
-        fn(0, *parts[0])
+    threads = min(num_threads(), len(parts))
+
+    def share(t: int) -> None:
+        for k in range(t, len(parts), threads):
+            fn(k, *parts[k])
+
+    if threads <= 1:
+        share(0)
         return
     with _lock:
-        if _executor is None or _executor._max_workers < len(parts) - 1:
-            _executor = ThreadPoolExecutor(max_workers=max(len(parts) - 1, num_threads() - 1),
+        if _executor is None or _executor._max_workers < threads - 1:
+            _executor = ThreadPoolExecutor(max_workers=max(threads - 1, num_threads() - 1),
                                            thread_name_prefix="cnnkit")
         executor = _executor
-    futures = [executor.submit(fn, k, lo, hi) for k, (lo, hi) in enumerate(parts) if k > 0]
+    futures = [executor.submit(share, t) for t in range(1, threads)]
     try:
-        fn(0, *parts[0])
+        share(0)
     finally:
         for f in futures:
             f.result()

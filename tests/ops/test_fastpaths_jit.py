@@ -271,3 +271,4 @@ def test_split_deals_more_chunks_than_threads_round_robin(monkeypatch):
 
     with pytest.raises(ValueError, match="chunk 3"):
         parallel.split(fail, parallel.chunks(10, 5))
+

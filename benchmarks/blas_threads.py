@@ -1,8 +1,9 @@
 """Diagnostic: cnnkit training steps with NumPy's OpenBLAS at 1 thread vs 2, in one process.
 
-Not a test, and not how cnnkit runs (it leaves BLAS threading to NumPy). It measures how much a
-busy machine costs 2-thread OpenBLAS: when another process holds a core, each threaded GEMM
-waits for its descheduled worker. The thread count is switched per round through NumPy's
+Not a test, and not how cnnkit runs (it pins OpenBLAS to one thread and splits batches over its
+own threads, ``cnnkit.backend.parallel``; here ``CNNKIT_THREADS=1`` turns its threads off so
+that only BLAS threading varies). It measures how much a busy machine costs 2-thread OpenBLAS:
+when another process holds a core, each threaded GEMM waits for its descheduled worker. The thread count is switched per round through NumPy's
 bundled scipy-openblas (``scipy_openblas_set_num_threads64_``); rounds alternate which goes
 first, and the share of the machine used by other processes is printed with each result.
 
@@ -21,6 +22,7 @@ import time
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "2"  # before NumPy loads OpenBLAS
+os.environ["CNNKIT_THREADS"] = "1"  # cnnkit's own batch split off: only BLAS threads vary
 
 import numpy as np  # noqa: E402
 

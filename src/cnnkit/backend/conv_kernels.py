@@ -96,8 +96,8 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilatio
 
     Returns the matrix and the output spatial shape. Rows run over (c, *kernel), matching a
     weight reshaped to ``(G, C_out/G, C/G·prod(kernel))``; columns over (n, *out). The layout
-    ``(C, *kernel, N, *out)`` makes every kernel tap one copy of contiguous rows (a transpose of
-    N and C only), where a window view would be gathered with tiny inner strides. ``out``, when
+    ``(C, *kernel, N, *out)`` keeps each output row a contiguous run of the input row (for
+    stride 1), where an ``(N, *out, C, *kernel)`` layout would gather with tiny inner strides. ``out``, when
     given, is a C-contiguous buffer of ``C·prod(kernel)·N·L`` elements to fill (reused memory).
     """
     n, c = xp.shape[:2]
@@ -105,9 +105,14 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilatio
                       for w, k, s, d in zip(xp.shape[2:], kernel, stride, dilation))
     shape = (c, *kernel, n, *out_shape)
     cols = np.empty(shape, dtype=xp.dtype) if out is None else out.reshape(shape)
-    for offset in kernel_offsets(kernel):
-        block = xp[offset_slices(offset, dilation, stride, out_shape)]  # (N, C, *out)
-        cols[(slice(None),) + offset] = block.swapaxes(0, 1)
+    # Every window of every tap as one strided (read-only) view in the column layout, copied in
+    # one call: no Python loop over taps, and the GIL stays released for the whole copy.
+    spatial = xp.strides[2:]
+    windows = np.lib.stride_tricks.as_strided(
+        xp, shape=shape, writeable=False,
+        strides=(xp.strides[1], *(s * d for s, d in zip(spatial, dilation)), xp.strides[0],
+                 *(s * st for s, st in zip(spatial, stride))))
+    np.copyto(cols, windows)
     # Explicit sizes (no -1): an empty batch must still give a well-defined shape.
     return cols.reshape(groups, c // groups * math.prod(kernel), n * math.prod(out_shape)), out_shape
 

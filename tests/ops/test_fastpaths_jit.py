@@ -272,3 +272,41 @@ def test_split_deals_more_chunks_than_threads_round_robin(monkeypatch):
     with pytest.raises(ValueError, match="chunk 3"):
         parallel.split(fail, parallel.chunks(10, 5))
 
+
+
+def test_nested_split_runs_on_the_calling_thread(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    inner = []
+
+    def outer(k, lo, hi):
+        me = threading.current_thread()
+        parallel.split(lambda j, a, b: inner.append((k, j, threading.current_thread() is me)), parallel.chunks(4))
+
+    parallel.split(outer, parallel.chunks(2))
+    assert sorted(inner) == [(0, 0, True), (0, 1, True), (1, 0, True), (1, 1, True)]
+    seen = []
+    parallel.split(lambda k, lo, hi: seen.append(threading.current_thread() is threading.main_thread()),
+                   parallel.chunks(2))
+    assert sorted(seen) == [False, True]  # the flag was reset: top-level splits use the pool again
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_split_works_in_a_forked_child(monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    parallel.split(lambda k, lo, hi: None, parallel.chunks(2))  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # child: its inherited pool has no threads; a split must still finish
+        signal.alarm(20)
+        try:
+            out = []
+            parallel.split(lambda k, lo, hi: out.append(k), parallel.chunks(2))
+            os._exit(0 if sorted(out) == [0, 1] else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

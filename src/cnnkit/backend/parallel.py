@@ -26,6 +26,8 @@ from typing import Callable, Optional
 import numpy as np
 
 _executor: Optional[ThreadPoolExecutor] = None
+_executor_pid = 0
+_local = threading.local()  # .inside: this thread is running a chunk of a split
 _lock = threading.Lock()
 _blas_pinned = False
 _blas_checked = False
@@ -101,22 +103,33 @@ def chunks(total: int, parts: Optional[int] = None) -> list:
 
 def split(fn: Callable[[int, int, int], None], parts: list) -> None:
     """Run ``fn(index, lo, hi)`` for every chunk in ``parts``, dealt round-robin to at most
-    :func:`num_threads` threads (this one takes the first share); re-raises the first error."""
-    global _executor
+    :func:`num_threads` threads (this one takes the first share); re-raises the first error.
+
+    A split inside a chunk (nested) runs on its own thread only: pool workers that waited for
+    other pool work could otherwise all wait at once.
+    """
+    global _executor, _executor_pid
     pin_blas()
-    threads = min(num_threads(), len(parts))
+    threads = 1 if getattr(_local, "inside", False) else min(num_threads(), len(parts))
 
     def share(t: int) -> None:
-        for k in range(t, len(parts), threads):
-            fn(k, *parts[k])
+        previous = getattr(_local, "inside", False)
+        _local.inside = True
+        try:
+            for k in range(t, len(parts), threads):
+                fn(k, *parts[k])
+        finally:
+            _local.inside = previous
 
     if threads <= 1:
         share(0)
         return
     with _lock:
-        if _executor is None or _executor._max_workers < threads - 1:
+        # a forked child inherits the executor object but not its threads: start a new one
+        if _executor is None or _executor_pid != os.getpid() or _executor._max_workers < threads - 1:
             _executor = ThreadPoolExecutor(max_workers=max(threads - 1, num_threads() - 1),
                                            thread_name_prefix="cnnkit")
+            _executor_pid = os.getpid()
         executor = _executor
     futures = [executor.submit(share, t) for t in range(1, threads)]
     try:

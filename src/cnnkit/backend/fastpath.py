@@ -68,6 +68,8 @@ def give(array: np.ndarray) -> None:
     """Return an array from :func:`take` that nothing references any more."""
     if array.nbytes < _MIN_BYTES or not array.flags.c_contiguous or array.base is not None:
         return
+    if array.nbytes > _MAX_BYTES:  # one array past the cap would otherwise be kept for good
+        return
     global _pooled_bytes
     key = (array.shape, array.dtype)
     with _lock:

@@ -56,6 +56,7 @@ class Normalize(Function):
             weight, bias = affine
             self.save_for_backward(xhat, inv, weight, bias.shape)
             return xhat * weight + bias
+        self.saves_output = True  # the output *is* the saved x̂: an in-place edit must raise
         self.save_for_backward(xhat, inv, None, None)
         return xhat
 
@@ -88,6 +89,7 @@ class Normalize(Function):
             stats.extend([mean.reshape(keep), var.reshape(keep)])
         self.count, self.shape = count, x.shape
         if not affine:
+            self.saves_output = True  # the output is a view of the saved x̂ (see forward)
             self.save_for_backward(xhat, inv, None, None)
             return _from_rows(xhat, x.shape)
         self.save_for_backward(xhat, inv, weight, affine[1].shape, affine[0].shape)

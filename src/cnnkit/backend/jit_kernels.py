@@ -131,7 +131,7 @@ def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
                     continue
                 # a window that reaches into the padding: only taps inside the image compete
                 found = False
-                value = xs[0, 0]
+                value = bs[ho, wo]  # only sets the type (never read unless found): xs may be empty
                 k = 0
                 for i in range(kh):
                     h = ho * sh - ph + i * dh
@@ -152,6 +152,7 @@ def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
 
 def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
     _, c_, ho_, wo_ = grad_out.shape
+    _, _, h_, w_ = grad.shape
     # input offsets of each tap, looked up per output (an integer division per output is slower)
     dy = np.empty(kh * kw, np.int64)
     dx = np.empty(kh * kw, np.int64)
@@ -165,10 +166,22 @@ def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, p
         go = grad_out[n, c]
         ws = winner[n, c]
         gs[:, :] = 0
+        if ph == 0 and pw == 0:  # every window starts inside the image: its winner is there
+            for ho in range(ho_):
+                for wo in range(wo_):
+                    k = ws[ho, wo]
+                    gs[ho * sh + dy[k], wo * sw + dx[k]] += go[ho, wo]
+            continue
         for ho in range(ho_):
             for wo in range(wo_):
                 k = ws[ho, wo]
-                gs[ho * sh + dy[k], wo * sw + dx[k]] += go[ho, wo]
+                h = ho * sh + dy[k]
+                w = wo * sw + dx[k]
+                # a window wholly in the padding (with dilation or ceil_mode, or an empty plane)
+                # has no winner in the image: its gradient is dropped, as in PyTorch (numba does
+                # not check bounds, and a negative index would wrap to the other edge)
+                if 0 <= h < h_ and 0 <= w < w_:
+                    gs[h, w] += go[ho, wo]
 
 
 _interior_py = _interior

@@ -146,7 +146,8 @@ def by_memory(fn: Callable[[tuple], None], like: "np.ndarray", min_size: int = 1
     if like.ndim == 0 or like.size < min_size:
         fn((Ellipsis,))  # a view even of a 0-d array (``a[()]`` would be a scalar)
         return
-    axis = max(range(like.ndim), key=lambda a: (abs(like.strides[a]), -a))
+    # the outermost axis that has more than one element (a batch of 1 is cut along channels)
+    axis = max(range(like.ndim), key=lambda a: (like.shape[a] > 1, abs(like.strides[a]), -a))
     whole = (slice(None),) * axis
 
     def part(_: int, lo: int, hi: int) -> None:

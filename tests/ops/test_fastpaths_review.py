@@ -192,3 +192,20 @@ def test_editing_a_plain_batch_norm_output_in_place_is_refused_at_backward(refer
         y.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
+
+
+def test_by_memory_splits_a_batch_of_one_along_its_channels(monkeypatch):
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    seen: list = []
+    parallel.by_memory(lambda idx: seen.append(idx), np.zeros((1, 64, 64, 64), np.float32))
+    assert sorted(idx[1].start for idx in seen) == [0, 32] and all(idx[0] == slice(None) for idx in seen)
+    x = np.random.default_rng(5).standard_normal((1, 64, 64, 64)).astype(np.float32)
+    np.testing.assert_array_equal(F.relu(cnnkit.tensor(x)).numpy(), np.maximum(x, 0))
+
+
+def test_max_pool_node_frees_its_winners_after_backward():
+    x = cnnkit.tensor(np.random.default_rng(6).standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    node = y.creator
+    y.sum().backward()
+    assert node.freed and node.saved == () and getattr(node, "winner", None) is None

@@ -151,6 +151,10 @@ class MaxPoolNd(Function):
             grad[slices] += np.where(hit, grad_out, zero)
         return (K.unpad(grad, ((0, 0), (0, 0)) + padding),)
 
+    def release(self) -> None:
+        super().release()
+        self.winner = None  # saved outside ``saved``: free it with the rest after backward
+
     def indices(self, in_spatial: tuple) -> np.ndarray:
         """PyTorch's ``return_indices``: the flat index of each maximum within its channel's plane."""
         _, _, kernel, stride, padding, dilation, out_shape = self.meta

@@ -209,3 +209,32 @@ def test_max_pool_node_frees_its_winners_after_backward():
     node = y.creator
     y.sum().backward()
     assert node.freed and node.saved == () and getattr(node, "winner", None) is None
+
+
+def test_import_leaves_openblas_alone_and_the_first_conv_pins_it():
+    # README "Performance": the first fast-path op (not the import) sets OpenBLAS to one thread
+    import os
+    import subprocess
+    import sys
+
+    code = """if True:
+        import ctypes, os, sys
+        import numpy as np
+        lib = next(ctypes.CDLL(line.split()[-1]) for line in open('/proc/self/maps')
+                   if 'openblas' in line.split()[-1].lower() and '.so' in line.split()[-1])
+        get = next(getattr(lib, n) for n in ('scipy_openblas_get_num_threads64_', 'scipy_openblas_get_num_threads',
+                   'openblas_get_num_threads64_', 'openblas_get_num_threads') if hasattr(lib, n))
+        before = get()
+        import cnnkit, cnnkit.functional as F
+        from cnnkit.backend import parallel
+        model = cnnkit.nn.Sequential(cnnkit.nn.Conv2d(1, 2, 3), cnnkit.nn.ReLU())
+        np.ones((64, 64)) @ np.ones((64, 64))
+        after_import = get()
+        untouched = not parallel._blas_checked and 'numba' not in sys.modules and parallel._executor is None
+        F.conv2d(cnnkit.ones(2, 1, 5, 5), cnnkit.ones(1, 1, 3, 3))
+        print(before, after_import, untouched, get(), parallel.active())
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("CNNKIT_PIN_BLAS", "CNNKIT_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["2", "2", "True", "1", "True"]

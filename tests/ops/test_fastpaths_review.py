@@ -238,3 +238,22 @@ def test_import_leaves_openblas_alone_and_the_first_conv_pins_it():
     env["OPENBLAS_NUM_THREADS"] = "2"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["2", "2", "True", "1", "True"]
+
+
+def test_split_waits_for_every_chunk_before_raising_a_worker_error(monkeypatch):
+    # otherwise the caller goes on (or retries) while other chunks still write into its arrays
+    import time
+
+    monkeypatch.setenv("CNNKIT_THREADS", "3")
+    done: list = []
+
+    def fn(k: int, lo: int, hi: int) -> None:
+        if k == 1:
+            raise ValueError("chunk 1 failed")
+        if k == 2:
+            time.sleep(0.2)
+        done.append(k)
+
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        parallel.split(fn, parallel.chunks(9))
+    assert sorted(done) == [0, 2]

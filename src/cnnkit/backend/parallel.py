@@ -103,7 +103,8 @@ def chunks(total: int, parts: Optional[int] = None) -> list:
 
 def split(fn: Callable[[int, int, int], None], parts: list) -> None:
     """Run ``fn(index, lo, hi)`` for every chunk in ``parts``, dealt round-robin to at most
-    :func:`num_threads` threads (this one takes the first share); re-raises the first error.
+    :func:`num_threads` threads (this one takes the first share); once every chunk has
+    stopped, re-raises the first error (this thread's, else the lowest worker's).
 
     A split inside a chunk (nested) runs on its own thread only: pool workers that waited for
     other pool work could otherwise all wait at once.
@@ -132,11 +133,19 @@ def split(fn: Callable[[int, int, int], None], parts: list) -> None:
             _executor_pid = os.getpid()
         executor = _executor
     futures = [executor.submit(share, t) for t in range(1, threads)]
+    error: Optional[BaseException] = None
     try:
         share(0)
-    finally:
-        for f in futures:
+    except BaseException as e:  # noqa: B902 - re-raised below, after every chunk has stopped
+        error = e
+    # wait for every chunk, even after an error: none may still write into the caller's arrays
+    for f in futures:
+        try:
             f.result()
+        except BaseException as e:  # noqa: B902
+            error = error or e
+    if error is not None:
+        raise error
 
 
 def by_memory(fn: Callable[[tuple], None], like: "np.ndarray", min_size: int = 1 << 18) -> None:

@@ -14,6 +14,8 @@ from cnnkit.backend import fastpath
 from cnnkit.backend import jit_kernels as J
 from cnnkit.backend import parallel
 
+from .test_fastpaths_jit import _pool_grads
+
 
 def _naive_max_pool2d(x, kernel, stride, padding, dilation, out_shape, g):
     """Max over the taps of each window that fall inside the image (-inf for none), the first
@@ -44,15 +46,7 @@ def _pool(x, g, path, monkeypatch, **kw):
     with monkeypatch.context() as m:
         if path == "numpy":
             m.setattr(J, "_compiled", {})  # as _load leaves it without numba or with CNNKIT_JIT=0
-        xt = cnnkit.tensor(x, requires_grad=True)
-        if path == "reference":
-            with fastpath.reference_only():
-                y = F.max_pool2d(xt, **kw)
-                y.backward(cnnkit.tensor(g))
-        else:
-            y = F.max_pool2d(xt, **kw)
-            y.backward(cnnkit.tensor(g))
-    return y.numpy(), xt.grad.numpy()
+        return _pool_grads(x, g, path == "reference", **kw)
 
 
 # Windows wholly in the padding: dilation 2 puts both row taps of the first window at -1 and 1

@@ -25,6 +25,8 @@ from cnnkit.autograd.function import Function
 from cnnkit.backend import conv_kernels as K
 from cnnkit.backend import fastpath
 from cnnkit.backend import parallel
+from cnnkit.backend import winograd
+from cnnkit.ops import conv_winograd
 
 _MIN_SPLIT = 1 << 18  # column-matrix elements below which one thread beats the hand-off
 
@@ -40,6 +42,12 @@ class ConvNd(Function):
         self.meta = (padded, x.shape, widths, kernel, stride, dilation, out_shape, groups)
         wm = w.reshape(groups, c_out // groups, -1)
         if fastpath.enabled():
+            plan = winograd.plan(x, w, out_shape, stride, dilation, groups) if len(kernel) == 2 else None
+            if plan is not None:
+                out, saved = conv_winograd.forward(plan, x, w, bias, padding, out_shape, self.requires_grad)
+                if self.requires_grad:
+                    self.save_for_backward(conv_winograd, saved, None)
+                return out
             return self._forward_split(x, wm, bias)
         cols, out_shape = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups)  # (G, Cg·k, N·L)
         out = np.matmul(wm, cols).reshape((c_out, n, *out_shape))  # one GEMM per group
@@ -85,11 +93,13 @@ class ConvNd(Function):
         # when grad_out keeps that CNHW layout, as ReLU and pooling outputs of a conv do).
         rows = grad_out.shape[0] * math.prod(out_shape)
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
-        if isinstance(self.saved[0], list):
+        if self.saved[0] is conv_winograd:
+            gx, gw = conv_winograd.backward(self.saved[1], grad_out, x_shape, widths[2:], *self.needs_input_grad[:2])
+        elif isinstance(self.saved[0], list):
             gx, gw = self._backward_split(g, xp_shape)
         else:
             gx, gw = self._backward_whole(g, xp_shape)
-        if gw is not None:
+        if gw is not None and gw.ndim == 3:
             gw = np.ascontiguousarray(gw.transpose(0, 2, 1)).reshape((c_out, -1, *kernel))
         grads = (gx, gw)
         if len(self.needs_input_grad) == 3:
@@ -147,7 +157,9 @@ class ConvNd(Function):
 
     def release(self) -> None:
         buffers = []
-        if self.saved and isinstance(self.saved[0], list):
+        if self.saved and self.saved[0] is conv_winograd:
+            conv_winograd.release(self.saved[1])
+        elif self.saved and isinstance(self.saved[0], list):
             buffers = [item[1] for item in self.saved[0] if item is not None]
         super().release()
         for buffer in buffers:

@@ -1,0 +1,111 @@
+"""The Winograd path of :class:`cnnkit.ops.conv.ConvNd`: forward and backward per batch chunk.
+
+Used for float32 2-D convolutions with stride 1, no dilation, one group, a 3×3 or 5×5 kernel and
+at least :data:`cnnkit.backend.winograd.MIN_CHANNELS` input channels, when the fast paths are on
+(:mod:`cnnkit.backend.winograd` explains the method, the layouts and the accuracy). Everything else,
+and every float64 convolution, takes im2col.
+
+As on the im2col path, the batch is split into chunks on cnnkit's threads; each chunk turns its
+images batch-last (the kernels vectorise over them), transforms them, multiplies and transforms
+back into its slice of the output. The transformed input tiles ``v`` (a pooled buffer, 5.4× the
+input at F(3×3, 5×5)) are what backward keeps: the weight gradient needs them, and the input
+gradient's transformed tiles are then written over them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnkit.backend import fastpath
+from cnnkit.backend import parallel
+from cnnkit.backend import winograd as W
+
+_CHUNK = 32  # images per chunk: the kernels' vector length; larger chunks fall out of cache
+
+
+def _parts(n: int) -> list:
+    """Batch chunks of about :data:`_CHUNK` images (at least one per thread when there are 16+
+    images: fewer per chunk vectorise poorly, but an idle thread is worse)."""
+    count = max(round(n / _CHUNK), min(parallel.num_threads(), n // 16), 1)
+    return parallel.chunks(n, count)
+
+
+def _batch_last(a: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) of any strides -> a float32 (C, H, W, n) copy, the kernels' layout."""
+    out = np.empty((*a.shape[1:], a.shape[0]), np.float32)
+    out[...] = a.transpose(1, 2, 3, 0)
+    return out
+
+
+def forward(plan: W.Plan, x: np.ndarray, w: np.ndarray, bias: tuple, padding: tuple, out_shape: tuple,
+            keep: bool) -> tuple:
+    """y (N, C_out, *out_shape), a view of a channel-major buffer, and what backward needs
+    (None unless ``keep``)."""
+    n, c_in = x.shape[:2]
+    c_out = w.shape[0]
+    u = W.transform_weight(plan, w)
+    b = bias[0].astype(np.float32) if bias else np.zeros(c_out, np.float32)
+    out = np.empty((c_out, n, *out_shape), dtype=np.float32)
+    parts = _parts(n)
+    saved: list = [None] * len(parts)
+    alpha2 = plan.bt.shape[0] ** 2
+    tiles = plan.tiles[0] * plan.tiles[1]
+
+    def part(k: int, lo: int, hi: int) -> None:
+        xt = _batch_last(x[lo:hi])
+        v = fastpath.take((alpha2, c_in, tiles * (hi - lo)), np.float32)
+        W.kernel("input_transform")(xt, plan.bt, plan.m, padding[0][0], padding[1][0], *plan.tiles, v)
+        mm = fastpath.take((alpha2, c_out, v.shape[2]), np.float32)
+        np.matmul(u, v, out=mm)
+        yt = np.empty((c_out, *out_shape, hi - lo), np.float32)
+        W.kernel("output_transform")(mm, plan.at, b, *plan.tiles, yt)
+        fastpath.give(mm)
+        out[:, lo:hi] = yt.transpose(0, 3, 1, 2)
+        if keep:
+            saved[k] = (v, lo, hi)
+        else:
+            fastpath.give(v)
+
+    parallel.split(part, parts)
+    return out.swapaxes(0, 1), ((plan, u, saved) if keep else None)
+
+
+def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple, need_x: bool,
+             need_w: bool) -> tuple:
+    """(grad x or None, grad w or None) from what :func:`forward` kept; frees its buffers."""
+    plan, u, chunks = saved
+    c_out, c_in = u.shape[1:]
+    g = grad_out
+    gx = np.empty(x_shape, np.float32) if need_x else None
+    ut = np.ascontiguousarray(u.transpose(0, 2, 1)) if need_x else None
+    partial: list = [None] * len(chunks)
+
+    def part(k: int, lo: int, hi: int) -> None:
+        v = chunks[k][0]
+        gt = _batch_last(g[lo:hi])
+        dmm = fastpath.take((v.shape[0], c_out, v.shape[2]), np.float32)
+        W.kernel("output_adjoint")(gt, plan.at, *plan.tiles, dmm)
+        if need_w:
+            partial[k] = np.matmul(dmm, v.transpose(0, 2, 1))
+        if need_x:
+            np.matmul(ut, dmm, out=v)  # v is not needed any more: it takes the transformed dx
+            dxt = np.empty((c_in, *x_shape[2:], hi - lo), np.float32)
+            W.kernel("input_adjoint")(v, plan.bt, plan.m, padding[0][0], padding[1][0], *plan.tiles, dxt)
+            gx[lo:hi] = dxt.transpose(3, 0, 1, 2)
+        fastpath.give(dmm)
+
+    parallel.split(part, [(lo, hi) for _, lo, hi in chunks])
+    gw = None
+    if need_w:
+        du = partial[0]
+        for p in partial[1:]:
+            du += p
+        gw = W.weight_grad(plan, du)
+    return gx, gw
+
+
+def release(saved: tuple) -> None:
+    """Give the kept tile buffers back to the pool."""
+    for item in saved[2]:
+        if item is not None:
+            fastpath.give(item[0])

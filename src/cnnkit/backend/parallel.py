@@ -10,7 +10,8 @@ set to one thread: the same cores are used, without the busy-waiting.
 
 The first :func:`split` pins NumPy's OpenBLAS to one thread for the rest of the process (found
 through the loaded library, as threadpoolctl does); set ``CNNKIT_PIN_BLAS=0`` to leave BLAS
-threading alone (then keep ``CNNKIT_THREADS=1`` too, or both pools compete for the cores). The
+threading alone (then keep ``CNNKIT_THREADS=1`` too, or both pools compete for the cores). It
+also keeps freed memory in malloc for the next step (:mod:`cnnkit.backend.malloc`). The
 thread count is ``CNNKIT_THREADS`` if set, else ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` if
 set, else the usable CPUs (at most 4).
 """
@@ -24,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import numpy as np
+
+from cnnkit.backend import malloc
 
 _executor: Optional[ThreadPoolExecutor] = None
 _executor_pid = 0
@@ -111,6 +114,7 @@ def split(fn: Callable[[int, int, int], None], parts: list) -> None:
     """
     global _executor, _executor_pid
     pin_blas()
+    malloc.tune()
     threads = 1 if getattr(_local, "inside", False) else min(num_threads(), len(parts))
 
     def share(t: int) -> None:

@@ -30,10 +30,16 @@ def _parts(n: int) -> list:
     return parallel.chunks(n, count)
 
 
-def _batch_last(a: np.ndarray) -> np.ndarray:
-    """(n, C, H, W) of any strides -> a float32 (C, H, W, n) copy, the kernels' layout."""
-    out = np.empty((*a.shape[1:], a.shape[0]), np.float32)
-    out[...] = a.transpose(1, 2, 3, 0)
+def _padded_batch_last(a: np.ndarray, shape: tuple, top: int, left: int) -> np.ndarray:
+    """(n, C, H, W) of any strides -> a float32 (C, *shape, n) copy with ``a`` at (top, left) and
+    zeros around it: the kernels' layout, every tile in bounds."""
+    n, c, h, w = a.shape
+    out = np.empty((c, *shape, n), np.float32)
+    out[:, :top] = 0
+    out[:, top + h:] = 0
+    out[:, top:top + h, :left] = 0
+    out[:, top:top + h, left + w:] = 0
+    out[:, top:top + h, left:left + w] = a.transpose(1, 2, 3, 0)
     return out
 
 
@@ -52,15 +58,15 @@ def forward(plan: W.Plan, x: np.ndarray, w: np.ndarray, bias: tuple, padding: tu
     tiles = plan.tiles[0] * plan.tiles[1]
 
     def part(k: int, lo: int, hi: int) -> None:
-        xt = _batch_last(x[lo:hi])
+        xp = _padded_batch_last(x[lo:hi], plan.padded, padding[0][0], padding[1][0])
         v = fastpath.take((alpha2, c_in, tiles * (hi - lo)), np.float32)
-        W.kernel("input_transform")(xt, plan.bt, plan.m, padding[0][0], padding[1][0], *plan.tiles, v)
+        W.kernel("input_transform")(xp, plan.bt, plan.m, *plan.tiles, v)
         mm = fastpath.take((alpha2, c_out, v.shape[2]), np.float32)
         np.matmul(u, v, out=mm)
-        yt = np.empty((c_out, *out_shape, hi - lo), np.float32)
-        W.kernel("output_transform")(mm, plan.at, b, *plan.tiles, yt)
+        yp = np.empty((c_out, plan.tiles[0] * plan.m, plan.tiles[1] * plan.m, hi - lo), np.float32)
+        W.kernel("output_transform")(mm, plan.at, b, *plan.tiles, yp)
         fastpath.give(mm)
-        out[:, lo:hi] = yt.transpose(0, 3, 1, 2)
+        out[:, lo:hi] = yp[:, :out_shape[0], :out_shape[1]].transpose(0, 3, 1, 2)
         if keep:
             saved[k] = (v, lo, hi)
         else:
@@ -82,16 +88,17 @@ def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple,
 
     def part(k: int, lo: int, hi: int) -> None:
         v = chunks[k][0]
-        gt = _batch_last(g[lo:hi])
+        gp = _padded_batch_last(g[lo:hi], (plan.tiles[0] * plan.m, plan.tiles[1] * plan.m), 0, 0)
         dmm = fastpath.take((v.shape[0], c_out, v.shape[2]), np.float32)
-        W.kernel("output_adjoint")(gt, plan.at, *plan.tiles, dmm)
+        W.kernel("output_adjoint")(gp, plan.at, *plan.tiles, dmm)
         if need_w:
             partial[k] = np.matmul(dmm, v.transpose(0, 2, 1))
         if need_x:
             np.matmul(ut, dmm, out=v)  # v is not needed any more: it takes the transformed dx
-            dxt = np.empty((c_in, *x_shape[2:], hi - lo), np.float32)
-            W.kernel("input_adjoint")(v, plan.bt, plan.m, padding[0][0], padding[1][0], *plan.tiles, dxt)
-            gx[lo:hi] = dxt.transpose(3, 0, 1, 2)
+            dxp = np.empty((c_in, *plan.padded, hi - lo), np.float32)
+            W.kernel("input_adjoint")(v, plan.bt, plan.m, *plan.tiles, dxp)
+            top, left = padding[0][0], padding[1][0]
+            gx[lo:hi] = dxp[:, top:top + x_shape[2], left:left + x_shape[3]].transpose(3, 0, 1, 2)
         fastpath.give(dmm)
 
     parallel.split(part, [(lo, hi) for _, lo, hi in chunks])

@@ -8,8 +8,8 @@ and every float64 convolution, takes im2col.
 As on the im2col path, the batch is split into chunks on cnnkit's threads; each chunk turns its
 images batch-last (the kernels vectorise over them), transforms them, multiplies and transforms
 back into its slice of the output. The transformed input tiles ``v`` (a pooled buffer, 5.4× the
-input at F(3×3, 5×5)) are what backward keeps: the weight gradient needs them, and the input
-gradient's transformed tiles are then written over them.
+input at F(3×3, 5×5)) are what backward keeps: the weight gradient needs them. Backward leaves
+them untouched, so a second backward (``retain_graph=True``) gives the same gradients.
 """
 
 from __future__ import annotations
@@ -94,9 +94,12 @@ def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple,
         if need_w:
             partial[k] = np.matmul(dmm, v.transpose(0, 2, 1))
         if need_x:
-            np.matmul(ut, dmm, out=v)  # v is not needed any more: it takes the transformed dx
+            # a buffer of its own, not v: a second backward (retain_graph=True) needs v again
+            dv = fastpath.take(v.shape, np.float32)
+            np.matmul(ut, dmm, out=dv)
             dxp = np.empty((c_in, *plan.padded, hi - lo), np.float32)
-            W.kernel("input_adjoint")(v, plan.bt, plan.m, *plan.tiles, dxp)
+            W.kernel("input_adjoint")(dv, plan.bt, plan.m, *plan.tiles, dxp)
+            fastpath.give(dv)
             top, left = padding[0][0], padding[1][0]
             gx[lo:hi] = dxp[:, top:top + x_shape[2], left:left + x_shape[3]].transpose(3, 0, 1, 2)
         fastpath.give(dmm)

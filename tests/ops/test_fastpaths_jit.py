@@ -110,6 +110,35 @@ def test_max_pool_jit_matches_reference_with_ties_nan_and_inf(kw):
 
 
 @needs_numba
+@pytest.mark.parametrize("shape", [(2, 3, 9, 8), (2, 3, 8, 9), (1, 2, 2, 2), (3, 1, 7, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_kernel_matches_reference(shape, dtype):
+    """The specialised 2×2/stride-2 kernel (odd sizes drop the last row/column): maxima, winner
+    indices and gradients equal the reference path, with ties, ±inf and a NaN at each tap."""
+    assert J._is_2x2(shape, (2, 2), (2, 2), (0, 0), (1, 1), (shape[2] // 2, shape[3] // 2))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    x[0, 0, :2, :2] = 0.5  # a tie: the first tap wins
+    if shape[2] >= 4 and shape[3] >= 6:
+        x[0, -1, 0, 2] = np.nan  # a NaN at each of the four taps of different windows
+        x[0, -1, 1, 5] = np.nan
+        x[0, -1, 3, 0] = np.nan
+        x[0, -1, 3, 3] = np.nan
+        x[0, -1, 2, 4] = np.inf
+        x[-1, 0, :2, 2:4] = -np.inf
+    for arr in (x, _cnhw(x)):
+        y = F.max_pool2d(cnnkit.tensor(arr), 2)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        fast, ref = _pool_grads(arr, g, False, kernel_size=2), _pool_grads(arr, g, True, kernel_size=2)
+        np.testing.assert_array_equal(fast[0], ref[0])
+        np.testing.assert_array_equal(fast[1], ref[1])  # windows do not overlap: exact
+        _, idx_fast = F.max_pool2d(cnnkit.tensor(arr), 2, return_indices=True)
+        with fastpath.reference_only():
+            _, idx_ref = F.max_pool2d(cnnkit.tensor(arr), 2, return_indices=True)
+        np.testing.assert_array_equal(idx_fast.numpy(), idx_ref.numpy())
+
+
+@needs_numba
 def test_max_pool_jit_keeps_the_input_layout():
     x = _cnhw(np.random.default_rng(4).standard_normal((4, 3, 6, 6)).astype(np.float32))
     xt = cnnkit.tensor(x, requires_grad=True)

@@ -735,3 +735,40 @@ def test_numeric_lr_types_are_accepted(lr):
     p.grad = cnnkit.tensor(np.ones(2, np.float32))
     opt.step()
     np.testing.assert_allclose(p.data, 1 - float(lr), rtol=1e-6)
+
+
+@pytest.mark.parametrize("options", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=1e-3),
+                                     dict(momentum=0.5, dampening=0.3, maximize=True), dict()])
+def test_sgd_split_over_threads_matches_one_pass(monkeypatch, options):
+    """A large parameter's update runs in chunks on cnnkit's threads; the result must equal the
+    same rule run in one piece (reference path) and the formula written out in NumPy."""
+    from cnnkit.backend import fastpath, parallel
+
+    monkeypatch.setenv("CNNKIT_THREADS", "3")
+    monkeypatch.setattr(parallel, "active", lambda: True)  # as after the first split pinned BLAS
+    rng = np.random.default_rng(11)
+    start = rng.standard_normal((700, 500)).astype(np.float32)  # 350k elements: split
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    finals = []
+    for reference in (False, True):
+        w = cnnkit.tensor(start.copy(), requires_grad=True)
+        opt = cnnkit.optim.SGD([w], lr=0.1, **options)
+        for g in grads:
+            w.grad = cnnkit.tensor(g)
+            if reference:
+                with fastpath.reference_only():
+                    opt.step()
+            else:
+                opt.step()
+        finals.append(w.numpy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+    p, buf = start.astype(np.float64), None
+    mu, damp, decay = options.get("momentum", 0), options.get("dampening", 0), options.get("weight_decay", 0)
+    for g in grads:
+        g = -g.astype(np.float64) if options.get("maximize") else g.astype(np.float64)
+        g = g + decay * p
+        if mu:
+            buf = g.copy() if buf is None else mu * buf + (1 - damp) * g
+            g = g + mu * buf if options.get("nesterov") else buf
+        p = p - 0.1 * g
+    np.testing.assert_allclose(finals[0], p, rtol=1e-5, atol=1e-5)

@@ -14,7 +14,24 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from cnnkit.autograd.grad_mode import enable_grad, no_grad
+from cnnkit.backend import fastpath
+from cnnkit.backend import parallel
 from cnnkit.tensor import Tensor
+
+
+def elementwise(fn: Callable[..., None], *arrays: Optional[np.ndarray]) -> None:
+    """Run ``fn(*views)`` on matching chunks of same-shaped arrays (None stays None), on cnnkit's
+    threads when the fast paths are on and the arrays are large, else once on the whole arrays.
+
+    For update rules that are element-wise passes over a parameter, its gradient and its state:
+    a large layer's update (LeNet-5's 1.2M-weight fc1) is memory-bound, and NumPy's ufuncs run on
+    one core.
+    """
+    like = arrays[0]
+    if not (fastpath.enabled() and parallel.active()):
+        fn(*arrays)
+        return
+    parallel.by_memory(lambda idx: fn(*(None if a is None else a[idx] for a in arrays)), like)
 
 
 class Optimizer:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from cnnkit.optim.optimizer import Optimizer
+from cnnkit.optim.optimizer import Optimizer, elementwise
 
 
 class SGD(Optimizer):
@@ -47,17 +47,26 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * param
-        momentum = group["momentum"]
-        if momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
-            else:
-                buf *= momentum
-                # without dampening, add g itself: (1 - 0)·g would be a parameter-sized temporary
-                buf += (1 - group["dampening"]) * g if group["dampening"] else g
-            g = g + momentum * buf if group["nesterov"] else buf
-        param -= group["lr"] * g
+        lr, momentum, dampening, decay = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        buf = state.get("momentum_buffer") if momentum else None
+        first = momentum and buf is None
+        if first:
+            buf = state["momentum_buffer"] = np.empty_like(param)
+
+        def rule(p: np.ndarray, g: np.ndarray, b: Optional[np.ndarray]) -> None:
+            if maximize:
+                g = -g
+            if decay:
+                g = g + decay * p
+            if b is not None:
+                if first:
+                    b[...] = g  # the first buffer is the gradient itself, as in PyTorch
+                else:
+                    b *= momentum
+                    # without dampening, add g itself: (1 - 0)·g would be a temporary
+                    b += (1 - dampening) * g if dampening else g
+                g = g + momentum * b if nesterov else b
+            p -= lr * g
+
+        elementwise(rule, param, grad, buf)

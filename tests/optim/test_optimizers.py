@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import types
 
@@ -772,3 +773,27 @@ def test_sgd_split_over_threads_matches_one_pass(monkeypatch, options):
             g = g + mu * buf if options.get("nesterov") else buf
         p = p - 0.1 * g
     np.testing.assert_allclose(finals[0], p, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, options", [("Adam", dict()), ("Adam", dict(amsgrad=True, weight_decay=1e-2)),
+                                           ("AdamW", dict(maximize=True))])
+def test_adam_split_over_threads_matches_one_pass(monkeypatch, name, options):
+    """As for SGD: the chunked update equals the one-piece reference path bit for bit."""
+    from cnnkit.backend import fastpath, parallel
+
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    monkeypatch.setattr(parallel, "active", lambda: True)
+    rng = np.random.default_rng(12)
+    start = rng.standard_normal((600, 500)).astype(np.float32)
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    finals = []
+    for reference in (False, True):
+        w = cnnkit.tensor(start.copy(), requires_grad=True)
+        opt = getattr(cnnkit.optim, name)([w], lr=0.01, **options)
+        for g in grads:
+            w.grad = cnnkit.tensor(g)
+            with fastpath.reference_only() if reference else contextlib.nullcontext():
+                opt.step()
+        finals.append(w.numpy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+    assert not np.array_equal(finals[0], start)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from cnnkit.optim.optimizer import Optimizer
+from cnnkit.optim.optimizer import Optimizer, elementwise
 
 
 class Adam(Optimizer):
@@ -51,32 +51,38 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']!r}; it must be >= 0")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        g = -grad if group["maximize"] else grad
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if decay:
-            if self._decoupled:
-                param *= 1 - lr * decay  # AdamW: shrink the weights, independent of the gradient
-            else:
-                g = g + decay * param
+        maximize, amsgrad, decoupled = group["maximize"], group["amsgrad"], self._decoupled
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(param)
             state["exp_avg_sq"] = np.zeros_like(param)
-            if group["amsgrad"]:
+            if amsgrad:
                 state["max_exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
-        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)  # m ← β₁m + (1 − β₁)g, written as PyTorch's lerp
-        v *= beta2
-        v += (1 - beta2) * g * g
+        step = state["step"]
         bias1 = 1 - beta1 ** step
         root_bias2 = math.sqrt(1 - beta2 ** step)
-        if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            denom = np.sqrt(state["max_exp_avg_sq"]) / root_bias2 + eps
-        else:
-            denom = np.sqrt(v) / root_bias2 + eps
-        param -= (lr / bias1) * (m / denom)
+
+        def rule(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: Optional[np.ndarray]) -> None:
+            if maximize:
+                g = -g
+            if decay:
+                if decoupled:
+                    p *= 1 - lr * decay  # AdamW: shrink the weights, independent of the gradient
+                else:
+                    g = g + decay * p
+            m += (1 - beta1) * (g - m)  # m ← β₁m + (1 − β₁)g, written as PyTorch's lerp
+            v *= beta2
+            v += (1 - beta2) * g * g
+            if vmax is not None:
+                np.maximum(vmax, v, out=vmax)
+            denom = np.sqrt(v if vmax is None else vmax)
+            denom /= root_bias2
+            denom += eps
+            p -= (lr / bias1) * (m / denom)
+
+        elementwise(rule, param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"))
 
 
 class AdamW(Adam):

@@ -36,8 +36,8 @@ class Linear(Function):
     """``y = x @ weight.T + bias`` in one node, for inputs of shape ``(*, in_features)``.
 
     Once cnnkit's threads run the fast paths, NumPy's BLAS is single-threaded
-    (:mod:`cnnkit.backend.parallel`), so a large 2-D product is split here: forward and the input
-    gradient by batch rows, the weight gradient by output features (disjoint outputs, no sums).
+    (:mod:`cnnkit.backend.parallel`), so a large 2-D product is split here: forward and the weight
+    gradient by output features, the input gradient by batch rows (disjoint outputs, no sums).
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray) -> np.ndarray:
@@ -46,15 +46,18 @@ class Linear(Function):
         self.split = (x.ndim == 2 and fastpath.enabled() and parallel.active() and x.dtype == weight.dtype
                       and x.shape[0] * weight.size >= _MIN_SPLIT and (b is None or b.dtype == x.dtype))
         if self.split:
-            out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
+            # by output features, as W[a:b] @ xᵀ: each thread reads only its rows of the weight
+            # matrix (at small batches the product is bound by reading W: 2.3× faster than
+            # splitting the batch at 32 rows, as fast at 128); the result is a transposed view
+            out_t = np.empty((weight.shape[0], x.shape[0]), dtype=x.dtype)
 
             def part(_: int, lo: int, hi: int) -> None:
-                np.matmul(x[lo:hi], weight.T, out=out[lo:hi])
+                np.matmul(weight[lo:hi], x.T, out=out_t[lo:hi])
                 if b is not None:
-                    out[lo:hi] += b
+                    out_t[lo:hi] += b[lo:hi, None]
 
-            parallel.split(part, parallel.chunks(x.shape[0]))
-            return out
+            parallel.split(part, parallel.chunks(weight.shape[0]))
+            return out_t.T
         # For a batch of rows, (W @ xᵀ)ᵀ: the same product, but the long side of the result is
         # the features, not the batch; 2-thread OpenBLAS runs it 2–3× faster when the other core
         # is busy (and as fast when it is not). The result is a transposed view, which every

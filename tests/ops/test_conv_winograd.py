@@ -245,15 +245,18 @@ def test_asymmetric_padding(pads, k):
 
 
 @needs_kernels
-@pytest.mark.parametrize("threads", ["1", "3"])
-def test_thread_counts(monkeypatch, threads):
-    """70 images are cut into 2 or 3 chunks depending on the thread count: same results."""
+@pytest.mark.parametrize("threads, n, chunks, shared", [("1", 70, 2, False), ("2", 70, 2, False),
+                                                        ("3", 70, 1, True), ("2", 32, 1, True),
+                                                        ("2", 9, 1, True), ("4", 130, 4, False)])
+def test_thread_counts(monkeypatch, threads, n, chunks, shared):
+    """The batch is cut into chunks of about 32 images, one per thread or more; with fewer
+    chunks than threads one chunk's stages are shared out by channel: same results either way."""
     monkeypatch.setenv("CNNKIT_THREADS", threads)
     rng = np.random.default_rng(5)
-    x, w, b = _data(rng, 70, 8, 4, 3, (6, 7))
-    grad = rng.standard_normal((70, 4, 6, 7)).astype(np.float32)
+    x, w, b = _data(rng, n, 9, 5, 3, (6, 7))
+    grad = rng.standard_normal((n, 5, 6, 7)).astype(np.float32)
     y, dx, dw, db, wino = _run(x, w, b, grad, padding=1)
-    assert wino is not None and len(wino[2]) == (3 if threads == "3" else 2)
+    assert wino is not None and len(wino[2]) == chunks and wino[3] is shared
     _check_all(x, w, b, ((1, 1), (1, 1)), y, dx, dw, db, grad)
 
 

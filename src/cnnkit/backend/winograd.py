@@ -149,23 +149,25 @@ def _load() -> Optional[dict]:
 # loop lengths to be compile-time constants. So each kernel calls its body once per supported tile
 # size with literal (m, α); the body is inlined there and LLVM unrolls the inner sums (4-5× faster
 # than runtime lengths, where every term is a load and a store of the partial sum). Inputs are
-# zero-padded so that every tile reads and writes in bounds: no checks in the loops.
+# zero-padded so that every tile reads and writes in bounds: no checks in the loops. Each kernel
+# does the channels [c0, c1) (input channels, or output channels for the output side), so that one
+# chunk of images can also be shared out over threads by channel.
 
-def _input_transform(xp, bt, m, tiles_y, tiles_x, v):
+def _input_transform(xp, bt, m, tiles_y, tiles_x, v, c0, c1):
     """v[a·α+b, c, t] = (Bᵀ d B)[a, b] for tile t of channel c; xp (C, Hp, Wp, n) is padded."""
     al = bt.shape[0]
     if m == 3 and al == 7:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, 3, 7)
+        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, 3, 7)
     elif m == 4 and al == 6:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, 4, 6)
+        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, 4, 6)
     else:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, m, al)
+        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, m, al)
 
 
-def _input_transform_body(xp, bt, tiles_y, tiles_x, v, m, al):
-    c_, _, _, n = xp.shape
+def _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, m, al):
+    n = xp.shape[3]
     rows = np.empty((al, al, n), np.float32)  # Bᵀ d: rows transformed, columns not yet
-    for c in range(c_):
+    for c in range(c0, c1):
         for ty in range(tiles_y):
             for tx in range(tiles_x):
                 y0 = ty * m
@@ -188,21 +190,21 @@ def _input_transform_body(xp, bt, tiles_y, tiles_x, v, m, al):
                             out[t0 + s] = acc
 
 
-def _output_transform(mm, at, bias, tiles_y, tiles_x, yp):
+def _output_transform(mm, at, bias, tiles_y, tiles_x, yp, c0, c1):
     """yp[k, y, x, :] = (Aᵀ M A)[u, v] + bias[k]; yp (K, tiles_y·m, tiles_x·m, n) is cropped later."""
     m, al = at.shape
     if m == 3 and al == 7:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, 3, 7)
+        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, 3, 7)
     elif m == 4 and al == 6:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, 4, 6)
+        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, 4, 6)
     else:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, m, al)
+        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, m, al)
 
 
-def _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, m, al):
-    k_, _, _, n = yp.shape
+def _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, m, al):
+    n = yp.shape[3]
     cols = np.empty((m, al, n), np.float32)  # Aᵀ M: rows transformed
-    for k in range(k_):
+    for k in range(c0, c1):
         for ty in range(tiles_y):
             for tx in range(tiles_x):
                 t0 = (ty * tiles_x + tx) * n
@@ -223,22 +225,22 @@ def _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, m, al):
                             dst[s] = acc
 
 
-def _output_adjoint(gp, at, tiles_y, tiles_x, dmm):
+def _output_adjoint(gp, at, tiles_y, tiles_x, dmm, c0, c1):
     """dmm[a·α+b, k, t] = (A dy Aᵀ)[a, b] for tile t; gp (K, tiles_y·m, tiles_x·m, n) is dy
     zero-padded past the output's edge."""
     m, al = at.shape
     if m == 3 and al == 7:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, 3, 7)
+        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, 3, 7)
     elif m == 4 and al == 6:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, 4, 6)
+        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, 4, 6)
     else:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, m, al)
+        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, m, al)
 
 
-def _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, m, al):
-    k_, _, _, n = gp.shape
+def _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, m, al):
+    n = gp.shape[3]
     rows = np.empty((m, al, n), np.float32)  # dy Aᵀ: columns transformed
-    for k in range(k_):
+    for k in range(c0, c1):
         for ty in range(tiles_y):
             for tx in range(tiles_x):
                 t0 = (ty * tiles_x + tx) * n
@@ -259,23 +261,23 @@ def _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, m, al):
                             out[t0 + s] = acc
 
 
-def _input_adjoint(dv, bt, m, tiles_y, tiles_x, dxp):
+def _input_adjoint(dv, bt, m, tiles_y, tiles_x, dxp, c0, c1):
     """dxp[c, y, x, :] = Σ (B dv Bᵀ)[i, j] over the tiles covering (y, x); dxp (C, Hp, Wp, n) is
     the padded input's gradient, zeroed here, cropped later."""
     al = bt.shape[0]
-    dxp[:, :, :, :] = 0
+    dxp[c0:c1] = 0
     if m == 3 and al == 7:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, 3, 7)
+        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, 3, 7)
     elif m == 4 and al == 6:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, 4, 6)
+        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, 4, 6)
     else:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, m, al)
+        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, m, al)
 
 
-def _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, m, al):
-    c_, _, _, n = dxp.shape
+def _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, m, al):
+    n = dxp.shape[3]
     cols = np.empty((al, al, n), np.float32)  # dv Bᵀ: columns transformed
-    for c in range(c_):
+    for c in range(c0, c1):
         for ty in range(tiles_y):
             for tx in range(tiles_x):
                 t0 = (ty * tiles_x + tx) * n

@@ -226,20 +226,22 @@ def test_openblas_is_found_and_pinned():
     assert parallel.pin_blas() and parallel.active()
 
 
-def test_relu_split_matches_numpy_in_both_layouts(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_split_matches_numpy_in_both_layouts(monkeypatch, dtype):
     monkeypatch.setenv("CNNKIT_THREADS", "3")
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((6, 5, 120, 100)).astype(np.float32)  # 360,000 elements: split
+    x = rng.standard_normal((6, 5, 120, 100)).astype(dtype)  # 360,000 elements: split
     x[0, 0, 0, :3] = 0.0  # relu'(0) = 0
-    g = rng.standard_normal(x.shape).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(dtype)
     g[1, 1, 1, 1], g[2, 2, 2, 2] = np.inf, np.nan  # blocked where x < 0, passed where x > 0
     x[1, 1, 1, 1], x[2, 2, 2, 2] = -1.0, 1.0
+    x[3, 3, 3, 3] = np.nan  # a NaN output blocks its gradient (PyTorch: grad where out > 0)
     for arr in (x, _cnhw(x)):
         xt = cnnkit.tensor(arr, requires_grad=True)
         y = F.relu(xt)
         y.backward(cnnkit.tensor(g))
         np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0))
-        want = np.where(x > 0, g, 0).astype(np.float32)
+        want = np.where(x > 0, g, 0).astype(dtype)
         np.testing.assert_array_equal(xt.grad.numpy(), want)
         assert y.numpy().strides == arr.strides  # the layout is kept
 

@@ -51,7 +51,23 @@ def _load() -> Optional[dict]:
                 globals()["_interior"] = numba.njit(cache=True, nogil=True, inline="always")(_interior_py)
                 jit = numba.njit(cache=True, nogil=True)
                 _compiled = {name: jit(fn) for name, fn in _KERNELS.items()}
+                # a NumPy ufunc (any strides and layout, GIL released): one pass instead of
+                # NumPy's compare, multiply and finiteness check
+                _compiled["relu_grad"] = numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"],
+                                                         nopython=True, cache=True)(_relu_grad)
     return _compiled or None
+
+
+def _relu_grad(grad, out):
+    """ReLU's gradient given its output: the incoming gradient where the output is positive,
+    else 0 (also where the gradient is inf or NaN: ``np.where`` semantics, as in PyTorch)."""
+    return grad if out > 0 else 0
+
+
+def relu_grad(grad_out: np.ndarray, out: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`_relu_grad` element-wise into ``dst`` (same shapes, float32 or float64)."""
+    with np.errstate(invalid="ignore"):  # comparing a NaN output with 0 is expected, not an error
+        return _load()["relu_grad"](grad_out, out, out=dst)
 
 
 def _run(name: str, total: int, work: int, *args, split: bool = True) -> None:
@@ -88,8 +104,8 @@ def _interior(xs, bs, ws, h, w, ho, wo, kh, kw, dh, dw):
     ws[ho, wo] = k
 
 
-def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
-    _, c_, h_, w_ = x.shape
+def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, channel_major, p0, p1):
+    n_, c_, h_, w_ = x.shape
     _, _, ho_, wo_ = best.shape
     # outputs whose whole window lies inside the image: [ha, hb) × [wa, wb), no bounds checks
     ha = 0
@@ -105,8 +121,8 @@ def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
     while wb > wa and (wb - 1) * sw - pw + (kw - 1) * dw >= w_:
         wb -= 1
     for p in range(p0, p1):
-        n = p // c_
-        c = p % c_
+        n = p % n_ if channel_major else p // c_  # planes in memory order
+        c = p // n_ if channel_major else p % c_
         xs = x[n, c]
         bs = best[n, c]
         ws = winner[n, c]
@@ -150,8 +166,8 @@ def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
                 ws[ho, wo] = k
 
 
-def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, p0, p1):
-    _, c_, ho_, wo_ = grad_out.shape
+def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, channel_major, p0, p1):
+    n_, c_, ho_, wo_ = grad_out.shape
     _, _, h_, w_ = grad.shape
     # input offsets of each tap, looked up per output (an integer division per output is slower)
     dy = np.empty(kh * kw, np.int64)
@@ -160,8 +176,8 @@ def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, p
         dy[q] = (q // kw) * dh - ph
         dx[q] = (q % kw) * dw - pw
     for p in range(p0, p1):
-        n = p // c_
-        c = p % c_
+        n = p % n_ if channel_major else p // c_  # planes in memory order
+        c = p // n_ if channel_major else p % c_
         gs = grad[n, c]
         go = grad_out[n, c]
         ws = winner[n, c]
@@ -184,15 +200,18 @@ def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, p
                     gs[h, w] += go[ho, wo]
 
 
-def _max_pool_2x2(x, best, winner, p0, p1):
+def _max_pool_2x2(x, best, winner, channel_major, p0, p1):
     """The common 2×2, stride-2, unpadded pooling: same results as :func:`_max_pool`, written
-    per row of outputs with branch-free selects so that LLVM vectorises it (3× faster)."""
-    _, c_, _, _ = x.shape
+    per row of outputs with branch-free selects so that LLVM vectorises it (3× faster). Planes
+    are visited in memory order (``channel_major`` for a conv output's CNHW buffer)."""
+    n_, c_, _, _ = x.shape
     _, _, ho_, wo_ = best.shape
     for p in range(p0, p1):
-        xs = x[p // c_, p % c_]
-        bs = best[p // c_, p % c_]
-        ws = winner[p // c_, p % c_]
+        n = p % n_ if channel_major else p // c_
+        c = p // n_ if channel_major else p % c_
+        xs = x[n, c]
+        bs = best[n, c]
+        ws = winner[n, c]
         for ho in range(ho_):
             r0 = xs[2 * ho]
             r1 = xs[2 * ho + 1]
@@ -239,10 +258,16 @@ def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dila
     best = like(shape, x.dtype)
     winner = like(shape, np.uint8 if math.prod(kernel) <= 256 else np.uint16)
     if _is_2x2(x.shape, kernel, stride, padding, dilation, out_shape):
-        _run("max_pool_2x2", n * c, x.size, x, best, winner)
+        _run("max_pool_2x2", n * c, x.size, x, best, winner, _channel_major(x))
     else:
-        _run("max_pool", n * c, x.size, x, best, winner, *kernel, *padding, *stride, *dilation)
+        _run("max_pool", n * c, x.size, x, best, winner, *kernel, *padding, *stride, *dilation,
+             _channel_major(x))
     return best, winner
+
+
+def _channel_major(a: np.ndarray) -> bool:
+    """Whether the planes of ``a`` lie channel by channel in memory (a conv output's CNHW buffer)."""
+    return abs(a.strides[1]) > abs(a.strides[0])
 
 
 def _is_2x2(in_shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, out_shape: tuple) -> bool:
@@ -258,5 +283,5 @@ def max_pool2d_backward(grad_out: np.ndarray, winner: np.ndarray, in_shape: tupl
     n, c = in_shape[:2]
     # (a 2×2 variant writing each pixel once with selects was measured 2.5× slower than this)
     _run("max_pool_backward", n * c, grad.size, grad_out, winner, grad, *kernel, *padding, *stride,
-         *dilation)
+         *dilation, _channel_major(grad))
     return grad

@@ -12,6 +12,7 @@ import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import fastpath
+from cnnkit.backend import jit_kernels as J
 from cnnkit.backend import parallel
 
 
@@ -119,7 +120,10 @@ class ReLU(Function):
         if not (fastpath.enabled() and grad_out.dtype.kind == "f"):
             return (_relu_grad(grad_out, out),)
         grad = np.empty_like(out, dtype=grad_out.dtype)
-        parallel.by_memory(lambda idx: _relu_grad(grad_out[idx], out[idx], grad[idx]), grad)
+        if J.available(grad_out, out) and grad_out.dtype == out.dtype:
+            parallel.by_memory(lambda idx: J.relu_grad(grad_out[idx], out[idx], grad[idx]), grad)
+        else:
+            parallel.by_memory(lambda idx: _relu_grad(grad_out[idx], out[idx], grad[idx]), grad)
         return (grad,)
 
 

@@ -407,3 +407,28 @@ def test_inplace_update_after_backward_is_fine():
         x.sub_(x.grad, alpha=0.1)
     (x * x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0 + 1.6, 4.0 + 3.2], rtol=1e-6)
+
+
+def test_owned_gradients_are_kept_without_a_copy_and_accumulate_correctly():
+    """Linear and conv promise fresh gradient arrays (Function.owns_grads): a leaf keeps the
+    array itself, and a second backward, or the same leaf used twice, still adds up right."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = cnnkit.tensor(rng.standard_normal((6, 6)).astype(np.float32), requires_grad=True)
+    for _ in range(2):
+        cnnkit.functional.linear(cnnkit.tensor(x), w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * np.ones((6, 4), np.float32) @ x, rtol=1e-6)
+    # the same leaf as input and weight: both gradients land in one .grad
+    v = cnnkit.tensor(rng.standard_normal((6, 6)).astype(np.float32), requires_grad=True)
+    cnnkit.functional.linear(v, v).sum().backward()
+    a = v.numpy().astype(np.float64)
+    ones = np.ones((6, 6))
+    np.testing.assert_allclose(v.grad.numpy(), ones @ a + ones.T @ a, rtol=1e-5)
+    # conv: the weight's gradient is the array backward made, not a copy of a shared one
+    xc = cnnkit.tensor(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
+    k = cnnkit.tensor(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    y = cnnkit.functional.conv2d(xc, k)
+    y.backward(cnnkit.ones(*y.shape))
+    first = k.grad.numpy().copy()
+    cnnkit.functional.conv2d(xc, k).backward(cnnkit.ones(*y.shape))
+    np.testing.assert_allclose(k.grad.numpy(), 2 * first, rtol=1e-6)

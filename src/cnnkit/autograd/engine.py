@@ -39,10 +39,13 @@ def topological_order(roots: Iterable[Function]) -> list[Function]:
     return post_order
 
 
-def _accumulate(tensor: "Tensor", grad: np.ndarray) -> None:
+def _accumulate(tensor: "Tensor", grad: np.ndarray, owned: bool = False) -> None:
     from cnnkit.tensor import Tensor
 
     if tensor.grad is None:
+        if owned and grad.dtype == tensor.dtype and grad.flags.c_contiguous and grad.flags.writeable:
+            tensor.grad = Tensor(grad)  # a fresh array nothing else holds (Function.owns_grads)
+            return
         # Own a copy: backward may hand the same array to several inputs.
         tensor.grad = Tensor(np.array(grad, dtype=tensor.dtype, copy=True))
     elif tensor.grad.data.flags.writeable and tensor.grad.shape == grad.shape:
@@ -166,7 +169,7 @@ def _run_node(fn: Function, grads: dict[int, np.ndarray], retain_graph: bool) ->
         if anomaly:
             check_finite(g, fn, f"the gradient it returned for input {index} during backward")
         if t.creator is None:
-            _accumulate(t, g)
+            _accumulate(t, g, fn.owns_grads)
         else:
             key = id(t.creator)
             grads[key] = grads[key] + g if key in grads else g

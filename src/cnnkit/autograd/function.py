@@ -82,12 +82,17 @@ class Function:
     Attributes:
         saves_output: class flag: backward reads the forward output, so changing the output in
             place before backward is an error (the engine checks the output's version).
+        owns_grads: class flag, a promise: every array backward returns is newly allocated for
+            that input alone (not ``grad_out``, not saved, not returned twice). The engine then
+            keeps a C-contiguous one as a leaf's ``.grad`` instead of copying it (a layer's weight
+            gradient can be several MB, copied every step otherwise).
         inputs: the input tensors (empty once the graph is freed).
         needs_input_grad: per input, whether a gradient is wanted; backward may skip the others.
         requires_grad: whether this node is recorded in a graph at all.
     """
 
     saves_output = False
+    owns_grads = False
 
     def __init__(self) -> None:
         self.inputs: tuple = ()

@@ -32,6 +32,8 @@ _MIN_SPLIT = 1 << 18  # column-matrix elements below which one thread beats the 
 
 
 class ConvNd(Function):
+    owns_grads = True  # backward's gradients are fresh arrays (or views of fresh ones)
+
     def forward(self, x: np.ndarray, w: np.ndarray, *bias: np.ndarray, stride: tuple, padding: tuple,
                 dilation: tuple, groups: int) -> np.ndarray:
         widths = ((0, 0), (0, 0)) + tuple(padding)

@@ -40,6 +40,8 @@ class Linear(Function):
     gradient by output features, the input gradient by batch rows (disjoint outputs, no sums).
     """
 
+    owns_grads = True  # backward's three gradients are fresh arrays
+
     def forward(self, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray) -> np.ndarray:
         self.save_for_backward(x, weight)
         b = bias[0] if bias else None

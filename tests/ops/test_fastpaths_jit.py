@@ -247,16 +247,20 @@ def test_relu_split_matches_numpy_in_both_layouts(monkeypatch, dtype):
 
 
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_split_by_channels_matches_reference(monkeypatch, affine):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_split_by_channels_matches_reference(monkeypatch, affine, dtype):
+    """The per-channel fast path (compiled kernels with numba, NumPy blocks without) against the
+    reference path, forward, gradients and running statistics."""
     monkeypatch.setenv("CNNKIT_THREADS", "3")
     rng = np.random.default_rng(10)
-    x = _cnhw((rng.standard_normal((8, 7, 70, 70)) * 3 + 1).astype(np.float32))  # 274,400: split
-    g = rng.standard_normal(x.shape).astype(np.float32)
+    x = _cnhw((rng.standard_normal((8, 7, 70, 70)) * 3 + 1).astype(dtype))  # 274,400: split
+    g = rng.standard_normal(x.shape).astype(dtype)
     results = []
     for reference in (False, True):
         bn = cnnkit.nn.BatchNorm2d(7, affine=affine)
         if affine:
             bn.weight.data[:] = rng.standard_normal(7).astype(np.float32) if not results else results[0][-1]
+        bn.to(dtype)
         xt = cnnkit.tensor(x, requires_grad=True)
         if reference:
             with fastpath.reference_only():

@@ -55,6 +55,9 @@ def _load() -> Optional[dict]:
                 # NumPy's compare, multiply and finiteness check
                 _compiled["relu_grad"] = numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"],
                                                          nopython=True, cache=True)(_relu_grad)
+                # sums in float64 may be reordered ("reassoc") so that LLVM vectorises them
+                sums = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+                _compiled.update(batch_norm=sums(_batch_norm), batch_norm_backward=sums(_batch_norm_backward))
     return _compiled or None
 
 
@@ -68,6 +71,81 @@ def relu_grad(grad_out: np.ndarray, out: np.ndarray, dst: np.ndarray) -> np.ndar
     """:func:`_relu_grad` element-wise into ``dst`` (same shapes, float32 or float64)."""
     with np.errstate(invalid="ignore"):  # comparing a NaN output with 0 is expected, not an error
         return _load()["relu_grad"](grad_out, out, out=dst)
+
+
+def _batch_norm(rows, weight, bias, eps, xhat, out, mean, var, inverse, c0, c1):
+    """Per channel row of ``rows`` (C, M): mean and biased variance (two float64 passes, the row
+    then in cache), then x̂ = (x − mean)/√(var + eps) and, with an affine, out = x̂·γ + β."""
+    count = rows.shape[1]
+    affine = weight.size > 0
+    for c in range(c0, c1):
+        r = rows[c]
+        total = 0.0
+        for j in range(count):
+            total += r[j]
+        mu = total / count
+        squares = 0.0
+        for j in range(count):
+            d = r[j] - mu
+            squares += d * d
+        mean[c] = mu
+        var[c] = squares / count
+        inverse[c] = 1 / np.sqrt(var[c] + eps)
+        m = mean[c]  # in the arrays' dtype from here on, as the NumPy path computes
+        inv = inverse[c]
+        xh = xhat[c]
+        for j in range(count):
+            xh[j] = (r[j] - m) * inv
+        if affine:
+            o = out[c]
+            w = weight[c]
+            b = bias[c]
+            for j in range(count):
+                o[j] = xh[j] * w + b
+
+
+def _batch_norm_backward(g, xhat, inv, weight, count, gx, gb, gw, c0, c1):
+    """Per channel row: Σg and Σg·x̂ (float64), then, when ``gx`` has rows, the input gradient
+    inv·γ·(g − (x̂·Σg·x̂ + Σg)/M), one pass."""
+    m = g.shape[1]
+    for c in range(c0, c1):
+        gr = g[c]
+        xr = xhat[c]
+        sg = 0.0
+        sgx = 0.0
+        for j in range(m):
+            sg += gr[j]
+            sgx += gr[j] * xr[j]
+        gb[c] = sg
+        gw[c] = sgx
+        if gx.shape[0] > 0:
+            scale = inv[c] * weight[c] if weight.size > 0 else inv[c]
+            a = scale * gw[c] / count
+            b = scale * gb[c] / count
+            out = gx[c]
+            for j in range(m):
+                out[j] = gr[j] * scale - (xr[j] * a + b)
+
+
+def batch_norm(rows: np.ndarray, weight: Optional[np.ndarray], bias: Optional[np.ndarray], eps: float,
+               xhat: np.ndarray, out: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """:func:`_batch_norm` over every row (C-contiguous, at least one column), blocks of rows on
+    cnnkit's threads; returns 1/√(var + eps) per row."""
+    t = rows.dtype.type
+    empty = np.empty(0, rows.dtype)
+    inverse = np.empty(rows.shape[0], rows.dtype)
+    _run("batch_norm", rows.shape[0], rows.size, rows, empty if weight is None else weight,
+         empty if bias is None else bias, t(eps), xhat, out, mean, var, inverse)
+    return inverse
+
+
+def batch_norm_backward(g: np.ndarray, xhat: np.ndarray, inv: np.ndarray, weight: Optional[np.ndarray],
+                        gx: Optional[np.ndarray], gb: np.ndarray, gw: np.ndarray) -> None:
+    """:func:`_batch_norm_backward` over every row (``gx`` None: only the two sums)."""
+    t = g.dtype.type
+    empty = np.empty(0, g.dtype)
+    _run("batch_norm_backward", g.shape[0], g.size, g, xhat, inv, empty if weight is None else weight,
+         t(g.shape[1]), np.empty((0, 0), g.dtype) if gx is None else gx, gb, gw)
 
 
 def _run(name: str, total: int, work: int, *args, split: bool = True) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from cnnkit.autograd.function import Function
 from cnnkit.backend import fastpath
+from cnnkit.backend import jit_kernels as J
 from cnnkit.backend import parallel
 from cnnkit.ops._broadcast import unbroadcast
 
@@ -82,8 +83,12 @@ class Normalize(Function):
                 np.multiply(xh, weight[lo:hi, None], out=out[lo:hi])
                 out[lo:hi] += bias[lo:hi, None]
 
-        parallel.split(part, parallel.chunks(c) if rows.size >= _MIN_SPLIT else [(0, c)])
-        inv = 1 / np.sqrt(var + t(eps))
+        if J.available(rows) and rows.flags.c_contiguous and count > 0:
+            # compiled: one read of each row from memory, two passes in cache, one write (or two)
+            inv = J.batch_norm(rows, weight, bias, eps, xhat, out, mean, var)
+        else:
+            parallel.split(part, parallel.chunks(c) if rows.size >= _MIN_SPLIT else [(0, c)])
+            inv = 1 / np.sqrt(var + t(eps))
         if stats is not None:
             keep = (1, -1) + (1,) * (x.ndim - 2)
             stats.extend([mean.reshape(keep), var.reshape(keep)])
@@ -115,7 +120,11 @@ class Normalize(Function):
                 np.multiply(gk, scale[:, None], out=rows[lo:hi])
                 rows[lo:hi] -= shift
 
-        parallel.split(part, parallel.chunks(c) if g.size >= _MIN_SPLIT else [(0, c)])
+        if (J.available(g, xhat) and g.dtype == xhat.dtype and g.flags.c_contiguous and xhat.flags.c_contiguous
+                and g.shape[1] > 0):
+            J.batch_norm_backward(g, xhat, inv, weight, rows, gb, gw)  # two passes, the second in cache
+        else:
+            parallel.split(part, parallel.chunks(c) if g.size >= _MIN_SPLIT else [(0, c)])
         gx = None if rows is None else _from_rows(rows, self.shape)
         if weight is None:
             return (gx,)

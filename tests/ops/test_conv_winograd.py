@@ -281,8 +281,14 @@ def test_first_layer_without_input_grad(monkeypatch):
     """Input without requires_grad: dw and db right, and the input-gradient kernel never runs."""
     W._load()
     calls = []
-    original = W._compiled["input_adjoint"]
-    monkeypatch.setitem(W._compiled, "input_adjoint", lambda *a: calls.append(1) or original(*a))
+    original = W._compiled["from_points"]
+
+    def spy(*args):  # from_points(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1)
+        if args[7]:  # add=True: the input transform's adjoint, i.e. dx
+            calls.append(1)
+        return original(*args)
+
+    monkeypatch.setitem(W._compiled, "from_points", spy)
     rng = np.random.default_rng(7)
     x, w, b = _data(rng, 33, 8, 6, 5, (10, 10))
     xt, wt, bt = cnnkit.from_numpy(x), cnnkit.from_numpy(w).requires_grad_(), cnnkit.from_numpy(b).requires_grad_()

@@ -52,6 +52,8 @@ class Plan(NamedTuple):
     padded: tuple  # (rows, columns) of the zero-padded input that the tiles read
     at: np.ndarray  # Aᵀ (m, α)
     bt: np.ndarray  # Bᵀ (α, α)
+    a: np.ndarray  # A (α, m), for the output transform's adjoint
+    b: np.ndarray  # B (α, α), for the input transform's adjoint
     gg: np.ndarray  # kron(G, G) (α², r²), float64
 
 
@@ -100,8 +102,9 @@ def plan(x: np.ndarray, w: np.ndarray, out_shape: tuple, stride: tuple, dilation
     m = min(_TILES[r], key=lambda m: (math.ceil(ho / m) * math.ceil(wo / m) * (m + r - 1) ** 2, m))
     at, g, bt = matrices(m, r)
     tiles = (math.ceil(ho / m), math.ceil(wo / m))
-    return Plan(m, r, tiles, (tiles[0] * m + r - 1, tiles[1] * m + r - 1), at.astype(np.float32),
-                bt.astype(np.float32), np.kron(g, g))
+    at, bt = at.astype(np.float32), bt.astype(np.float32)
+    return Plan(m, r, tiles, (tiles[0] * m + r - 1, tiles[1] * m + r - 1), at, bt, np.ascontiguousarray(at.T),
+                np.ascontiguousarray(bt.T), np.kron(g, g))
 
 
 def transform_weight(plan_: Plan, w: np.ndarray) -> np.ndarray:
@@ -145,160 +148,105 @@ def _load() -> Optional[dict]:
 
 # --- pure-Python bodies (compiled by numba in _load) ----------------------------------------------
 # The chunk's n images are the innermost axis of every array, and each ``for s in range(n)`` loop
-# is vectorised by LLVM: its body sums α (or m) terms into a register, which needs the inner
-# loop lengths to be compile-time constants. So each kernel calls its body once per supported tile
-# size with literal (m, α); the body is inlined there and LLVM unrolls the inner sums (4-5× faster
-# than runtime lengths, where every term is a load and a store of the partial sum). Inputs are
-# zero-padded so that every tile reads and writes in bounds: no checks in the loops. Each kernel
+# is vectorised by LLVM: its body sums a few terms into a register, which needs the inner loop
+# lengths to be compile-time constants. So each kernel calls its body once per supported
+# (α, tile side) with literal sizes; the body is inlined there and LLVM unrolls the inner sums (4-5×
+# faster than runtime lengths, where every term is a load and a store of the partial sum). Planes
+# are zero-padded so that every tile reads and writes in bounds: no checks in the loops. Each kernel
 # does the channels [c0, c1) (input channels, or output channels for the output side), so that one
 # chunk of images can also be shared out over threads by channel.
+#
+# Two kernels serve the four transforms, as each transform's adjoint is the same loop nest with
+# the transposed matrix:  to_points — the input transform (L = Bᵀ, α×α tiles) and the adjoint of
+# the output transform (L = A, m×m tiles);  from_points — the output transform (R = Aᵀ, m×m tiles,
+# written, plus the bias) and the adjoint of the input transform (R = B, α×α tiles, added up where
+# they overlap).
 
-def _input_transform(xp, bt, m, tiles_y, tiles_x, v, c0, c1):
-    """v[a·α+b, c, t] = (Bᵀ d B)[a, b] for tile t of channel c; xp (C, Hp, Wp, n) is padded."""
-    al = bt.shape[0]
-    if m == 3 and al == 7:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, 3, 7)
-    elif m == 4 and al == 6:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, 4, 6)
+def _to_points(plane, lt, step, tiles_y, tiles_x, points, c0, c1):
+    """points[a·α+b, c, t] = Σ_ij L[a,i]·L[b,j]·plane[c, ty·step+i, tx·step+j, :] for each tile t."""
+    al, size = lt.shape
+    if al == 7 and size == 7:  # F(3×3, 5×5)
+        _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, 7, 7)
+    elif al == 7 and size == 3:
+        _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, 7, 3)
+    elif al == 6 and size == 6:  # F(4×4, 3×3)
+        _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, 6, 6)
+    elif al == 6 and size == 4:
+        _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, 6, 4)
     else:
-        _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, m, al)
+        _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, al, size)
 
 
-def _input_transform_body(xp, bt, tiles_y, tiles_x, v, c0, c1, m, al):
-    n = xp.shape[3]
-    rows = np.empty((al, al, n), np.float32)  # Bᵀ d: rows transformed, columns not yet
+def _to_points_body(plane, lt, step, tiles_y, tiles_x, points, c0, c1, al, size):
+    n = plane.shape[3]
+    rows = np.empty((al, size, n), np.float32)  # L·tile: rows transformed, columns not yet
     for c in range(c0, c1):
         for ty in range(tiles_y):
             for tx in range(tiles_x):
-                y0 = ty * m
-                x0 = tx * m
-                for j in range(al):
+                y0 = ty * step
+                x0 = tx * step
+                for j in range(size):
                     for a in range(al):
                         for s in range(n):
                             acc = np.float32(0)
-                            for i in range(al):
-                                acc += bt[a, i] * xp[c, y0 + i, x0 + j, s]
+                            for i in range(size):
+                                acc += lt[a, i] * plane[c, y0 + i, x0 + j, s]
                             rows[a, j, s] = acc
                 t0 = (ty * tiles_x + tx) * n
                 for a in range(al):
                     for b in range(al):
-                        out = v[a * al + b, c]
+                        out = points[a * al + b, c]
                         for s in range(n):
                             acc = np.float32(0)
-                            for j in range(al):
-                                acc += bt[b, j] * rows[a, j, s]
+                            for j in range(size):
+                                acc += lt[b, j] * rows[a, j, s]
                             out[t0 + s] = acc
 
 
-def _output_transform(mm, at, bias, tiles_y, tiles_x, yp, c0, c1):
-    """yp[k, y, x, :] = (Aᵀ M A)[u, v] + bias[k]; yp (K, tiles_y·m, tiles_x·m, n) is cropped later."""
-    m, al = at.shape
-    if m == 3 and al == 7:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, 3, 7)
-    elif m == 4 and al == 6:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, 4, 6)
+def _from_points(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1):
+    """plane[c, ty·step+i, tx·step+j, :] = bias[c] + Σ_ab R[i,a]·R[j,b]·points[a·α+b, c, t] for
+    each tile t, or ``add`` it to what is there (overlapping tiles then sum up)."""
+    size, al = rt.shape
+    if al == 7 and size == 3:  # F(3×3, 5×5)
+        _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, 7, 3)
+    elif al == 7 and size == 7:
+        _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, 7, 7)
+    elif al == 6 and size == 4:  # F(4×4, 3×3)
+        _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, 6, 4)
+    elif al == 6 and size == 6:
+        _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, 6, 6)
     else:
-        _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, m, al)
+        _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, al, size)
 
 
-def _output_transform_body(mm, at, bias, tiles_y, tiles_x, yp, c0, c1, m, al):
-    n = yp.shape[3]
-    cols = np.empty((m, al, n), np.float32)  # Aᵀ M: rows transformed
-    for k in range(c0, c1):
-        for ty in range(tiles_y):
-            for tx in range(tiles_x):
-                t0 = (ty * tiles_x + tx) * n
-                for u in range(m):
-                    for b in range(al):
-                        for s in range(n):
-                            acc = np.float32(0)
-                            for a in range(al):
-                                acc += at[u, a] * mm[a * al + b, k, t0 + s]
-                            cols[u, b, s] = acc
-                for u in range(m):
-                    for vv in range(m):
-                        dst = yp[k, ty * m + u, tx * m + vv]
-                        for s in range(n):
-                            acc = bias[k]
-                            for b in range(al):
-                                acc += at[vv, b] * cols[u, b, s]
-                            dst[s] = acc
-
-
-def _output_adjoint(gp, at, tiles_y, tiles_x, dmm, c0, c1):
-    """dmm[a·α+b, k, t] = (A dy Aᵀ)[a, b] for tile t; gp (K, tiles_y·m, tiles_x·m, n) is dy
-    zero-padded past the output's edge."""
-    m, al = at.shape
-    if m == 3 and al == 7:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, 3, 7)
-    elif m == 4 and al == 6:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, 4, 6)
-    else:
-        _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, m, al)
-
-
-def _output_adjoint_body(gp, at, tiles_y, tiles_x, dmm, c0, c1, m, al):
-    n = gp.shape[3]
-    rows = np.empty((m, al, n), np.float32)  # dy Aᵀ: columns transformed
-    for k in range(c0, c1):
-        for ty in range(tiles_y):
-            for tx in range(tiles_x):
-                t0 = (ty * tiles_x + tx) * n
-                for u in range(m):
-                    for b in range(al):
-                        for s in range(n):
-                            acc = np.float32(0)
-                            for vv in range(m):
-                                acc += at[vv, b] * gp[k, ty * m + u, tx * m + vv, s]
-                            rows[u, b, s] = acc
-                for a in range(al):
-                    for b in range(al):
-                        out = dmm[a * al + b, k]
-                        for s in range(n):
-                            acc = np.float32(0)
-                            for u in range(m):
-                                acc += at[u, a] * rows[u, b, s]
-                            out[t0 + s] = acc
-
-
-def _input_adjoint(dv, bt, m, tiles_y, tiles_x, dxp, c0, c1):
-    """dxp[c, y, x, :] = Σ (B dv Bᵀ)[i, j] over the tiles covering (y, x); dxp (C, Hp, Wp, n) is
-    the padded input's gradient, zeroed here, cropped later."""
-    al = bt.shape[0]
-    dxp[c0:c1] = 0
-    if m == 3 and al == 7:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, 3, 7)
-    elif m == 4 and al == 6:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, 4, 6)
-    else:
-        _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, m, al)
-
-
-def _input_adjoint_body(dv, bt, tiles_y, tiles_x, dxp, c0, c1, m, al):
-    n = dxp.shape[3]
-    cols = np.empty((al, al, n), np.float32)  # dv Bᵀ: columns transformed
+def _from_points_body(points, rt, step, tiles_y, tiles_x, plane, bias, add, c0, c1, al, size):
+    n = plane.shape[3]
+    cols = np.empty((size, al, n), np.float32)  # R·points: rows transformed
     for c in range(c0, c1):
+        if add:
+            plane[c] = 0
         for ty in range(tiles_y):
             for tx in range(tiles_x):
                 t0 = (ty * tiles_x + tx) * n
-                for a in range(al):
-                    for j in range(al):
-                        for s in range(n):
-                            acc = np.float32(0)
-                            for b in range(al):
-                                acc += bt[b, j] * dv[a * al + b, c, t0 + s]
-                            cols[a, j, s] = acc
-                for i in range(al):
-                    for j in range(al):
-                        dst = dxp[c, ty * m + i, tx * m + j]
+                for i in range(size):
+                    for b in range(al):
                         for s in range(n):
                             acc = np.float32(0)
                             for a in range(al):
-                                acc += bt[a, i] * cols[a, j, s]
-                            dst[s] += acc
+                                acc += rt[i, a] * points[a * al + b, c, t0 + s]
+                            cols[i, b, s] = acc
+                for i in range(size):
+                    for j in range(size):
+                        dst = plane[c, ty * step + i, tx * step + j]
+                        for s in range(n):
+                            acc = bias[c]
+                            for b in range(al):
+                                acc += rt[j, b] * cols[i, b, s]
+                            if add:
+                                dst[s] += acc
+                            else:
+                                dst[s] = acc
 
 
-_BODIES: dict = {"_input_transform_body": _input_transform_body, "_output_transform_body": _output_transform_body,
-                 "_output_adjoint_body": _output_adjoint_body, "_input_adjoint_body": _input_adjoint_body}
-_KERNELS: dict = {"input_transform": _input_transform, "output_transform": _output_transform,
-                  "output_adjoint": _output_adjoint, "input_adjoint": _input_adjoint}
+_BODIES: dict = {"_to_points_body": _to_points_body, "_from_points_body": _from_points_body}
+_KERNELS: dict = {"to_points": _to_points, "from_points": _from_points}

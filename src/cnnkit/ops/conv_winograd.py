@@ -71,16 +71,17 @@ def forward(plan: W.Plan, x: np.ndarray, w: np.ndarray, bias: tuple, padding: tu
     saved: list = [None] * len(parts)
     alpha2 = plan.bt.shape[0] ** 2
     tiles = plan.tiles[0] * plan.tiles[1]
-    transform_in, transform_out = W.kernel("input_transform"), W.kernel("output_transform")
+    to_points, from_points = W.kernel("to_points"), W.kernel("from_points")
+    m = plan.m
 
     def part(k: int, lo: int, hi: int) -> None:
         xp = _padded_batch_last(x[lo:hi], plan.padded, padding[0][0], padding[1][0])
         v = fastpath.take((alpha2, c_in, tiles * (hi - lo)), np.float32)
-        _stage(lambda c0, c1: transform_in(xp, plan.bt, plan.m, *plan.tiles, v, c0, c1), c_in, shared)
+        _stage(lambda c0, c1: to_points(xp, plan.bt, m, *plan.tiles, v, c0, c1), c_in, shared)
         mm = fastpath.take((alpha2, c_out, v.shape[2]), np.float32)
         _stage(lambda p0, p1: np.matmul(u[p0:p1], v[p0:p1], out=mm[p0:p1]), alpha2, shared)
         yp = np.empty((c_out, plan.tiles[0] * plan.m, plan.tiles[1] * plan.m, hi - lo), np.float32)
-        _stage(lambda c0, c1: transform_out(mm, plan.at, b, *plan.tiles, yp, c0, c1), c_out, shared)
+        _stage(lambda c0, c1: from_points(mm, plan.at, m, *plan.tiles, yp, b, False, c0, c1), c_out, shared)
         fastpath.give(mm)
         out[:, lo:hi] = yp[:, :out_shape[0], :out_shape[1]].transpose(0, 3, 1, 2)
         if keep:
@@ -104,13 +105,15 @@ def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple,
     gx = np.empty(x_shape, np.float32) if need_x else None
     ut = np.ascontiguousarray(u.transpose(0, 2, 1)) if need_x else None
     partial: list = [None] * len(chunks)
-    adjoint_out, adjoint_in = W.kernel("output_adjoint"), W.kernel("input_adjoint")
+    to_points, from_points = W.kernel("to_points"), W.kernel("from_points")
+    m = plan.m
+    zeros = np.zeros(c_in, np.float32)  # no bias in the input gradient
 
     def part(k: int, lo: int, hi: int) -> None:
         v = chunks[k][0]
         gp = _padded_batch_last(grad_out[lo:hi], (plan.tiles[0] * plan.m, plan.tiles[1] * plan.m), 0, 0)
         dmm = fastpath.take((alpha2, c_out, v.shape[2]), np.float32)
-        _stage(lambda c0, c1: adjoint_out(gp, plan.at, *plan.tiles, dmm, c0, c1), c_out, shared)
+        _stage(lambda c0, c1: to_points(gp, plan.a, m, *plan.tiles, dmm, c0, c1), c_out, shared)
         if need_w:
             du = partial[k] = np.empty((alpha2, c_out, c_in), np.float32)
             _stage(lambda p0, p1: np.matmul(dmm[p0:p1], v[p0:p1].transpose(0, 2, 1), out=du[p0:p1]), alpha2, shared)
@@ -119,7 +122,7 @@ def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple,
             dv = fastpath.take(v.shape, np.float32)
             _stage(lambda p0, p1: np.matmul(ut[p0:p1], dmm[p0:p1], out=dv[p0:p1]), alpha2, shared)
             dxp = np.empty((c_in, *plan.padded, hi - lo), np.float32)
-            _stage(lambda c0, c1: adjoint_in(dv, plan.bt, plan.m, *plan.tiles, dxp, c0, c1), c_in, shared)
+            _stage(lambda c0, c1: from_points(dv, plan.b, m, *plan.tiles, dxp, zeros, True, c0, c1), c_in, shared)
             fastpath.give(dv)
             top, left = padding[0][0], padding[1][0]
             gx[lo:hi] = dxp[:, top:top + x_shape[2], left:left + x_shape[3]].transpose(3, 0, 1, 2)

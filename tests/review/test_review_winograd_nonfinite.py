@@ -7,8 +7,9 @@ multiply every input of a tile by coefficients that include 0 and both signs, so
 (the whole plane for an 8x8 output). Its intermediate values are also up to ~100x the input, so
 inputs near 1e37 overflow although the true outputs are far below float32's max (3.4e38).
 
-Both tests are strict xfails that document the bug: remove the marker once the fast path matches.
-Expected values are computed here in float64 with explicit loops, never by cnnkit.
+Fixed by ``winograd.in_range``: such inputs take the exact im2col path. These tests check that an
+otherwise eligible layer falls back and gives the exact results. Expected values are computed here
+in float64 with explicit loops, never by cnnkit.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ def _reference(x: np.ndarray, w: np.ndarray, pad: int) -> np.ndarray:
 
 
 def _conv(x: np.ndarray, w: np.ndarray, pad: int) -> np.ndarray:
+    ones = F.conv2d(cnnkit.ones(*x.shape), cnnkit.from_numpy(w).requires_grad_(), padding=pad)
+    assert ones.creator.saved[0] is conv_winograd  # the layer is eligible for Winograd ...
     y = F.conv2d(cnnkit.from_numpy(x), cnnkit.from_numpy(w).requires_grad_(), padding=pad)
-    assert y.creator.saved[0] is conv_winograd  # the Winograd path really ran
+    assert y.creator.saved[0] is not conv_winograd  # ... and this input took im2col
     return y.numpy()
 
 
 @needs_kernels
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="Winograd turns an inf input into NaN over whole tiles (im2col/PyTorch: inf)")
 def test_inf_input_gives_inf_over_its_receptive_field_only():
     x = np.ones((1, 8, 8, 8), np.float32)
     x[0, 2, 4, 4] = np.inf
@@ -60,7 +62,6 @@ def test_inf_input_gives_inf_over_its_receptive_field_only():
 
 @needs_kernels
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="Winograd intermediates overflow for inputs near 1e37 (outputs ~1e36)")
 def test_large_finite_inputs_do_not_overflow():
     rng = np.random.default_rng(0)
     x = (rng.choice([-1.0, 1.0], (2, 8, 8, 8)) * 1e37).astype(np.float32)
@@ -70,3 +71,33 @@ def test_large_finite_inputs_do_not_overflow():
     y = _conv(x, w, 0)
     assert np.isfinite(y).all()
     np.testing.assert_allclose(y, ref, atol=2e-5 * np.abs(ref).max())
+
+
+@needs_kernels
+def test_nan_in_the_upstream_gradient_lands_where_im2col_puts_it():
+    """Backward checks the upstream gradient too: a NaN there takes the exact im2col products, so
+    dx is NaN exactly over the receptive field of that output (Winograd would fill whole tiles)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 8, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((3, 8, 3, 3)).astype(np.float32)
+    xt, wt = cnnkit.from_numpy(x).requires_grad_(), cnnkit.from_numpy(w).requires_grad_()
+    y = F.conv2d(xt, wt, padding=1)
+    assert y.creator.saved[0] is conv_winograd
+    grad = rng.standard_normal(y.shape).astype(np.float32)
+    grad[0, 1, 4, 4] = np.nan
+    y.backward(grad)
+    dx = xt.grad.numpy()
+    expected = np.zeros(x.shape, bool)
+    expected[0, :, 3:6, 3:6] = True  # the 3×3 window of output (4, 4), every input channel
+    np.testing.assert_array_equal(np.isnan(dx), expected)
+    clean = grad.copy()
+    clean[0, 1, 4, 4] = 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = np.zeros(xp.shape)
+    for i in range(3):
+        for j in range(3):
+            want[:, :, i:i + 9, j:j + 9] += np.einsum("nohw,oc->nchw", clean.astype(np.float64), w[:, :, i, j])
+    want = want[:, :, 1:-1, 1:-1]
+    np.testing.assert_allclose(dx[~expected], want[~expected], rtol=1e-4, atol=1e-4)
+    dw = wt.grad.numpy()
+    assert np.isnan(dw[1]).all() and np.isfinite(dw[[0, 2]]).all()  # only output channel 1 saw the NaN

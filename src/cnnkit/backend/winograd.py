@@ -107,6 +107,30 @@ def plan(x: np.ndarray, w: np.ndarray, out_shape: tuple, stride: tuple, dilation
                 np.ascontiguousarray(bt.T), np.kron(g, g))
 
 
+_SAFE = 1e30  # bound on ‖a‖·‖b‖·(terms per output): the transforms' intermediates stay far below float32's max
+
+
+def in_range(a: np.ndarray, others: tuple, terms: int) -> bool:
+    """Whether Winograd may multiply ``a`` with each array of ``others`` (an input with the kernel;
+    a gradient with the transformed kernel and with the input): every value finite, and
+    ‖a‖₂·‖o‖₂·terms ≤ 1e30 for each (max|·| ≤ ‖·‖₂), so that the transforms, which scale values by
+    up to ~10⁶, cannot overflow.
+
+    Why: the transforms mix each tile's values with coefficients of both signs, so one ``inf``
+    becomes NaN over whole tiles (im2col and PyTorch give ``inf`` over its receptive field only),
+    and values near 1e37 overflow where the exact result does not. Such calls take im2col instead,
+    which is exact. The check is a BLAS dot product per array (about 0.1 ms per million values).
+    """
+    norms = []
+    for arr in (a, *others):
+        flat = np.ravel(arr, order="K")  # a view for the usual (permuted-)contiguous layouts
+        square = float(np.dot(flat, flat))  # inf or NaN if any value is, or if it overflows
+        if not math.isfinite(square):
+            return False
+        norms.append(math.sqrt(square))
+    return all(norms[0] * other * terms <= _SAFE for other in norms[1:])
+
+
 def transform_weight(plan_: Plan, w: np.ndarray) -> np.ndarray:
     """U = G w Gᵀ for every (out, in) channel pair: (α², C_out, C_in), float32."""
     c_out, c_in = w.shape[:2]

@@ -45,10 +45,10 @@ class ConvNd(Function):
         wm = w.reshape(groups, c_out // groups, -1)
         if fastpath.enabled():
             plan = winograd.plan(x, w, out_shape, stride, dilation, groups) if len(kernel) == 2 else None
-            if plan is not None:
+            if plan is not None and winograd.in_range(x, (w,), w[0].size):
                 out, saved = conv_winograd.forward(plan, x, w, bias, padding, out_shape, self.requires_grad)
                 if self.requires_grad:
-                    self.save_for_backward(conv_winograd, saved, None)
+                    self.save_for_backward(conv_winograd, saved, (x, wm))
                 return out
             return self._forward_split(x, wm, bias)
         cols, out_shape = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups)  # (G, Cg·k, N·L)
@@ -96,11 +96,16 @@ class ConvNd(Function):
         rows = grad_out.shape[0] * math.prod(out_shape)
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
         if self.saved[0] is conv_winograd:
-            gx, gw = conv_winograd.backward(self.saved[1], grad_out, x_shape, widths[2:], *self.needs_input_grad[:2])
+            x, wm = self.saved[2]
+            if conv_winograd.in_range(self.saved[1], grad_out, x):
+                gx, gw = conv_winograd.backward(self.saved[1], grad_out, x_shape, widths[2:], *self.needs_input_grad[:2])
+            else:  # a non-finite or huge gradient: the exact im2col products (see winograd.in_range)
+                cols, _ = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups)
+                gx, gw = self._backward_whole(g, xp_shape, cols, wm)
         elif isinstance(self.saved[0], list):
             gx, gw = self._backward_split(g, xp_shape)
         else:
-            gx, gw = self._backward_whole(g, xp_shape)
+            gx, gw = self._backward_whole(g, xp_shape, *self.saved[:2])
         if gw is not None and gw.ndim == 3:
             gw = np.ascontiguousarray(gw.transpose(0, 2, 1)).reshape((c_out, -1, *kernel))
         grads = (gx, gw)
@@ -109,9 +114,8 @@ class ConvNd(Function):
             grads += (gb,)
         return grads
 
-    def _backward_whole(self, g: np.ndarray, xp_shape: tuple) -> tuple:
+    def _backward_whole(self, g: np.ndarray, xp_shape: tuple, cols: np.ndarray, wm: np.ndarray) -> tuple:
         """The reference path: one GEMM per product over the whole batch."""
-        cols, wm, _ = self.saved
         _, _, widths, kernel, stride, dilation, out_shape, _ = self.meta
         gx = gw = None
         if self.needs_input_grad[0]:

@@ -141,6 +141,13 @@ def backward(saved: tuple, grad_out: np.ndarray, x_shape: tuple, padding: tuple,
     return gx, gw
 
 
+def in_range(saved: tuple, grad_out: np.ndarray, x: np.ndarray) -> bool:
+    """Whether backward may run on Winograd for this upstream gradient: finite, and not huge next
+    to the transformed kernel or the input (:func:`cnnkit.backend.winograd.in_range`)."""
+    u = saved[1]
+    return W.in_range(grad_out, (u, x), u.shape[0] * max(u.shape[1], grad_out.shape[0]))
+
+
 def release(saved: tuple) -> None:
     """Give the kept tile buffers back to the pool."""
     for item in saved[2]:

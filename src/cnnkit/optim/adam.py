@@ -82,7 +82,9 @@ class Adam(Optimizer):
             denom += eps
             p -= (lr / bias1) * (m / denom)
 
-        elementwise(rule, param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"))
+        # the group's flag decides, as in PyTorch (a missing maximum after turning it on: KeyError)
+        vmax = state["max_exp_avg_sq"] if amsgrad else None
+        elementwise(rule, param, grad, state["exp_avg"], state["exp_avg_sq"], vmax)
 
 
 class AdamW(Adam):

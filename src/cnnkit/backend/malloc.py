@@ -5,12 +5,16 @@ training step frees them all again. glibc's defaults hand such blocks straight b
 (``munmap``, or trimming the top of the heap), so the next step page-faults and zero-fills every
 page once more: about 2,500 page faults and 15 ms of system time per LeNet-5 step at batch 128,
 a fifth of the step's CPU time. Raising the mmap threshold to its maximum (32 MiB) and the trim
-threshold to 256 MiB keeps those blocks in malloc's free lists, where the next step finds them;
-peak memory does not grow (the same blocks are reused), only the memory held between steps.
+threshold to 256 MiB keeps those blocks in malloc's free lists, where the next step finds them
+(a trim threshold of 64 or 128 MiB still left 1,200 or 500 page faults per VGG-block step).
+Peak memory does not grow (the same blocks are reused: LeNet training peaks at 257 MiB with it,
+254 MiB without), but the memory held *after* a peak does: a process that once needed a few hundred
+MB more (a large evaluation batch, say) keeps up to 256 MiB per malloc arena (the main thread's
+and each worker thread's) instead of returning it to the system.
 
 This is process-wide, like :func:`cnnkit.backend.parallel.pin_blas`, and is applied once, by the
-first multi-threaded split of an op. Set ``CNNKIT_MALLOC_TUNE=0`` to leave malloc alone; it is a
-no-op on other C libraries and systems.
+first :func:`cnnkit.backend.parallel.split` (every fast-path op that splits work calls it). Set
+``CNNKIT_MALLOC_TUNE=0`` to leave malloc alone; it is a no-op on other C libraries and systems.
 """
 
 from __future__ import annotations

@@ -289,15 +289,28 @@ def test_pin_blas_can_be_turned_off():
     assert out.stdout.strip() == "False"
 
 
-def test_split_deals_more_chunks_than_threads_round_robin(monkeypatch):
+def test_split_runs_every_chunk_once_and_a_late_worker_takes_fewer(monkeypatch):
     import threading
+    import time
 
     monkeypatch.setenv("CNNKIT_THREADS", "2")
     seen = []
     parallel.split(lambda k, lo, hi: seen.append((k, lo, hi, threading.current_thread() is threading.main_thread())),
                    parallel.chunks(10, 5))
     assert sorted(s[:3] for s in seen) == [(0, 0, 2), (1, 2, 4), (2, 4, 6), (3, 6, 8), (4, 8, 10)]
-    assert {s[0] for s in seen if s[3]} == {0, 2, 4}  # this thread takes every second chunk
+    # chunks are claimed by whichever thread is free: a worker that is slow (here: its first
+    # chunk sleeps) leaves the rest to this thread instead of keeping it waiting
+    seen.clear()
+
+    def slow_off_main(k, lo, hi):
+        main = threading.current_thread() is threading.main_thread()
+        seen.append((k, main))
+        if not main:
+            time.sleep(0.2)
+
+    parallel.split(slow_off_main, parallel.chunks(10, 5))
+    assert sorted(k for k, _ in seen) == [0, 1, 2, 3, 4]
+    assert sum(1 for _, main in seen if not main) <= 1
 
     def fail(k, lo, hi):
         if k == 3:
@@ -321,8 +334,17 @@ def test_nested_split_runs_on_the_calling_thread(monkeypatch):
     parallel.split(outer, parallel.chunks(2))
     assert sorted(inner) == [(0, 0, True), (0, 1, True), (1, 0, True), (1, 1, True)]
     seen = []
-    parallel.split(lambda k, lo, hi: seen.append(threading.current_thread() is threading.main_thread()),
-                   parallel.chunks(2))
+    worker_ran = threading.Event()
+
+    def chunk(k, lo, hi):
+        main = threading.current_thread() is threading.main_thread()
+        seen.append(main)
+        if main:  # hold this chunk until a worker has taken the other (chunks are claimed freely)
+            worker_ran.wait(timeout=5)
+        else:
+            worker_ran.set()
+
+    parallel.split(chunk, parallel.chunks(2))
     assert sorted(seen) == [False, True]  # the flag was reset: top-level splits use the pool again
 
 

@@ -19,6 +19,7 @@ set, else the usable CPUs (at most 4).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -105,24 +106,29 @@ def chunks(total: int, parts: Optional[int] = None) -> list:
 
 
 def split(fn: Callable[[int, int, int], None], parts: list) -> None:
-    """Run ``fn(index, lo, hi)`` for every chunk in ``parts``, dealt round-robin to at most
-    :func:`num_threads` threads (this one takes the first share); once every chunk has
-    stopped, re-raises the first error (this thread's, else the lowest worker's).
+    """Run ``fn(index, lo, hi)`` for every chunk in ``parts`` on at most :func:`num_threads`
+    threads, this one included; once every chunk has stopped, re-raises the first error (this
+    thread's, else the lowest worker's).
 
-    A split inside a chunk (nested) runs on its own thread only: pool workers that waited for
-    other pool work could otherwise all wait at once.
+    Chunks are claimed one at a time, in order, by whichever thread is free: a worker that wakes
+    late (tens of µs on a virtual machine) then takes fewer chunks, or none, instead of keeping
+    this thread waiting for its fixed share. A split inside a chunk (nested) runs on its own
+    thread only: pool workers that waited for other pool work could otherwise all wait at once.
     """
     global _executor, _executor_pid
     pin_blas()
     malloc.tune()
     threads = 1 if getattr(_local, "inside", False) else min(num_threads(), len(parts))
+    claim = itertools.count()  # next() is atomic under the GIL: each chunk is claimed once
 
-    def share(t: int) -> None:
+    def share(_: int) -> None:
         previous = getattr(_local, "inside", False)
         _local.inside = True
         try:
-            for k in range(t, len(parts), threads):
+            k = next(claim)
+            while k < len(parts):
                 fn(k, *parts[k])
+                k = next(claim)
         finally:
             _local.inside = previous
 

@@ -172,7 +172,7 @@ def _interior(xs, bs, ws, h, w, ho, wo, kh, kw, dh, dw):
             value = v if take else value
             k = i * kw + j if take else k
             nan |= v != v
-    if nan:  # NaN wins as in PyTorch: the first NaN of the window (rare, second pass)
+    if nan:  # NaN wins, as in PyTorch; of several, the first (PyTorch's CPU kernel: the last)
         for q in range(kh * kw - 1, -1, -1):
             v = xs[h + (q // kw) * dh, w + (q % kw) * dw]
             if v != v:
@@ -312,7 +312,7 @@ def _max_pool_2x2(x, best, winner, channel_major, p0, p1):
                 br[wo] = value
                 wr[wo] = k
                 nan |= (a != a) | (b != b) | (c != c) | (d != d)
-            if nan:  # NaN wins as in PyTorch: the first NaN of the window (rare, second pass)
+            if nan:  # NaN wins, as in PyTorch; of several, the first (PyTorch's CPU kernel: the last)
                 for wo in range(wo_):
                     for q in range(3, -1, -1):
                         v = xs[2 * ho + q // 2, 2 * wo + q % 2]

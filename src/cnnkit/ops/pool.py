@@ -3,7 +3,8 @@
 Forward visits the prod(kernel) window offsets as strided sub-views of the padded input and
 combines them elementwise (27× faster than reducing a reshaped tiny axis); backward is one
 masked slice-add per offset. Ties and NaN follow PyTorch: the first maximum in the window wins,
-and NaN propagates.
+and NaN propagates. (One difference: in a window with several NaNs the first gets the gradient,
+where PyTorch's CPU kernel picks the last; the output is NaN either way.)
 """
 
 from __future__ import annotations

@@ -315,12 +315,15 @@ def test_only_bias_or_only_input_requires_grad():
     xt, wt, bt = cnnkit.from_numpy(x), cnnkit.from_numpy(w), cnnkit.from_numpy(b).requires_grad_()
     y = F.conv2d(xt, wt, bt, padding=1)
     assert _is_winograd(y)
+    assert all(item[0] is None for item in y.creator.saved[1][2])  # only the bias: no tiles kept
     y.backward(grad)
     assert xt.grad is None and wt.grad is None
     _close(bt.grad.numpy(), rdb)
     xt = cnnkit.from_numpy(x).requires_grad_()
     y = F.conv2d(xt, wt, cnnkit.from_numpy(b), padding=1)
     assert _is_winograd(y)
+    # a frozen weight: the transformed input tiles (only the weight gradient reads them) are not kept
+    assert all(item[0] is None for item in y.creator.saved[1][2])
     y.backward(grad)
     assert wt.grad is None
     _close(xt.grad.numpy(), rdx)

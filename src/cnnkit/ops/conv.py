@@ -46,7 +46,8 @@ class ConvNd(Function):
         if fastpath.enabled():
             plan = winograd.plan(x, w, out_shape, stride, dilation, groups) if len(kernel) == 2 else None
             if plan is not None and winograd.in_range(x, (w,), w[0].size):
-                out, saved = conv_winograd.forward(plan, x, w, bias, padding, out_shape, self.requires_grad)
+                out, saved = conv_winograd.forward(plan, x, w, bias, padding, out_shape, self.requires_grad,
+                                                   self.requires_grad and self.needs_input_grad[1])
                 if self.requires_grad:
                     self.save_for_backward(conv_winograd, saved, (x, wm))
                 return out
@@ -97,7 +98,9 @@ class ConvNd(Function):
         g = np.ascontiguousarray(grad_out.swapaxes(0, 1)).reshape(groups, c_out // groups, rows)
         if self.saved[0] is conv_winograd:
             x, wm = self.saved[2]
-            if conv_winograd.in_range(self.saved[1], grad_out, x):
+            if not any(self.needs_input_grad[:2]):
+                gx = gw = None  # only the bias wants a gradient
+            elif conv_winograd.in_range(self.saved[1], grad_out, x):
                 gx, gw = conv_winograd.backward(self.saved[1], grad_out, x_shape, widths[2:], *self.needs_input_grad[:2])
             else:  # a non-finite or huge gradient: the exact im2col products (see winograd.in_range)
                 cols, _ = K.im2col(K.pad(x, widths), kernel, stride, dilation, groups)

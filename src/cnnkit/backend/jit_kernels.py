@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from typing import Callable, Optional
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from cnnkit.backend import parallel
 
 _compiled: Optional[dict] = None  # name -> compiled kernel; {} when numba is unavailable
+_load_lock = threading.Lock()
 _MIN_SPLIT = 1 << 16  # elements of work below which one thread is faster than handing out
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -38,27 +40,32 @@ def available(*arrays: np.ndarray) -> bool:
 def _load() -> Optional[dict]:
     global _compiled
     if _compiled is None:
-        if os.environ.get("CNNKIT_JIT", "1") == "0":
-            _compiled = {}
-        else:
-            try:
-                import numba
-            except ImportError:
-                _compiled = {}
-            else:
-                # the helper is compiled first and bound to its module name, where the kernels
-                # look it up when they compile (inlined: it is called per window)
-                globals()["_interior"] = numba.njit(cache=True, nogil=True, inline="always")(_interior_py)
-                jit = numba.njit(cache=True, nogil=True)
-                _compiled = {name: jit(fn) for name, fn in _KERNELS.items()}
-                # a NumPy ufunc (any strides and layout, GIL released): one pass instead of
-                # NumPy's compare, multiply and finiteness check
-                _compiled["relu_grad"] = numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"],
-                                                         nopython=True, cache=True)(_relu_grad)
-                # sums in float64 may be reordered ("reassoc") so that LLVM vectorises them
-                sums = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-                _compiled.update(batch_norm=sums(_batch_norm), batch_norm_backward=sums(_batch_norm_backward))
+        with _load_lock:  # one thread compiles; the others see the whole table or wait for it
+            if _compiled is None:
+                _compiled = _compile()
     return _compiled or None
+
+
+def _compile() -> dict:
+    if os.environ.get("CNNKIT_JIT", "1") == "0":
+        return {}
+    try:
+        import numba
+    except ImportError:
+        return {}
+    # the helper is compiled first and bound to its module name, where the kernels look it up
+    # when they compile (inlined: it is called per window)
+    globals()["_interior"] = numba.njit(cache=True, nogil=True, inline="always")(_interior_py)
+    jit = numba.njit(cache=True, nogil=True)
+    compiled = {name: jit(fn) for name, fn in _KERNELS.items()}
+    # a NumPy ufunc (any strides and layout, GIL released): one pass instead of NumPy's compare,
+    # multiply and finiteness check
+    compiled["relu_grad"] = numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"],
+                                            nopython=True, cache=True)(_relu_grad)
+    # sums in float64 may be reordered ("reassoc") so that LLVM vectorises them
+    sums = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+    compiled.update(batch_norm=sums(_batch_norm), batch_norm_backward=sums(_batch_norm_backward))
+    return compiled
 
 
 def _relu_grad(grad, out):

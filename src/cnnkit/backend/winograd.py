@@ -31,11 +31,13 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 _compiled: Optional[dict] = None
+_load_lock = threading.Lock()
 # finite interpolation points by tile size α (α - 1 of them; the last point is ∞)
 _POINTS = {4: (0, 1, -1), 5: (0, 1, -1, 2), 6: (0, 1, -1, 2, -2), 7: (0, 1, -1, 2, -2, 0.5)}
 # output tile sizes tried per kernel size (α = m + r - 1 ≤ 7 keeps float32 error near 5e-6)
@@ -153,21 +155,26 @@ def kernel(name: str):
 def _load() -> Optional[dict]:
     global _compiled
     if _compiled is None:
-        _compiled = {}
-        if os.environ.get("CNNKIT_JIT", "1") != "0":
-            try:
-                import numba
-            except ImportError:
-                pass
-            else:
-                # the bodies are compiled first and bound to their module names, where the kernels
-                # look them up when they compile: inlined once per tile size with literal loop
-                # lengths (see below). "contract" lets LLVM fuse a*b+c into one FMA (NaN-safe).
-                options = dict(cache=True, nogil=True, fastmath={"contract"})
-                for name, body in _BODIES.items():
-                    globals()[name] = numba.njit(inline="always", **options)(body)
-                _compiled = {name: numba.njit(**options)(fn) for name, fn in _KERNELS.items()}
+        with _load_lock:  # one thread compiles; the others see the whole table or wait for it
+            if _compiled is None:
+                _compiled = _compile()
     return _compiled or None
+
+
+def _compile() -> dict:
+    if os.environ.get("CNNKIT_JIT", "1") == "0":
+        return {}
+    try:
+        import numba
+    except ImportError:
+        return {}
+    # the bodies are compiled first and bound to their module names, where the kernels look them
+    # up when they compile: inlined once per tile size with literal loop lengths (see below).
+    # "contract" lets LLVM fuse a*b+c into one FMA (NaN-safe).
+    options = dict(cache=True, nogil=True, fastmath={"contract"})
+    for name, body in _BODIES.items():
+        globals()[name] = numba.njit(inline="always", **options)(body)
+    return {name: numba.njit(**options)(fn) for name, fn in _KERNELS.items()}
 
 
 # --- pure-Python bodies (compiled by numba in _load) ----------------------------------------------

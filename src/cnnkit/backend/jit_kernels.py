@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -38,21 +38,27 @@ def available(*arrays: np.ndarray) -> bool:
 
 
 def _load() -> Optional[dict]:
-    global _compiled
-    if _compiled is None:
-        with _load_lock:  # one thread compiles; the others see the whole table or wait for it
-            if _compiled is None:
-                _compiled = _compile()
-    return _compiled or None
+    return load_once(globals(), _compile)
 
 
-def _compile() -> dict:
-    if os.environ.get("CNNKIT_JIT", "1") == "0":
-        return {}
-    try:
-        import numba
-    except ImportError:
-        return {}
+def load_once(module: dict, build: Callable[[Any], dict]) -> Optional[dict]:
+    """The kernel table ``module["_compiled"]`` of a kernel module (given its ``globals()``), built
+    on first use by ``build(numba)`` under ``module["_load_lock"]`` so that other threads see the
+    whole table or wait for it; ``{}`` (returned as None) without numba or with ``CNNKIT_JIT=0``."""
+    if module["_compiled"] is None:
+        with module["_load_lock"]:
+            if module["_compiled"] is None:
+                numba = None
+                if os.environ.get("CNNKIT_JIT", "1") != "0":
+                    try:
+                        import numba
+                    except ImportError:
+                        numba = None
+                module["_compiled"] = {} if numba is None else build(numba)
+    return module["_compiled"] or None
+
+
+def _compile(numba: Any) -> dict:
     # the helper is compiled first and bound to its module name, where the kernels look it up
     # when they compile (inlined: it is called per window)
     globals()["_interior"] = numba.njit(cache=True, nogil=True, inline="always")(_interior_py)

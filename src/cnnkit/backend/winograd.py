@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
+
+from cnnkit.backend.jit_kernels import load_once
 
 _compiled: Optional[dict] = None
 _load_lock = threading.Lock()
@@ -153,21 +154,10 @@ def kernel(name: str):
 
 
 def _load() -> Optional[dict]:
-    global _compiled
-    if _compiled is None:
-        with _load_lock:  # one thread compiles; the others see the whole table or wait for it
-            if _compiled is None:
-                _compiled = _compile()
-    return _compiled or None
+    return load_once(globals(), _compile)
 
 
-def _compile() -> dict:
-    if os.environ.get("CNNKIT_JIT", "1") == "0":
-        return {}
-    try:
-        import numba
-    except ImportError:
-        return {}
+def _compile(numba: Any) -> dict:
     # the bodies are compiled first and bound to their module names, where the kernels look them
     # up when they compile: inlined once per tile size with literal loop lengths (see below).
     # "contract" lets LLVM fuse a*b+c into one FMA (NaN-safe).

@@ -59,9 +59,10 @@ def load_once(module: dict, build: Callable[[Any], dict]) -> Optional[dict]:
 
 
 def _compile(numba: Any) -> dict:
-    # the helper is compiled first and bound to its module name, where the kernels look it up
-    # when they compile (inlined: it is called per window)
-    globals()["_interior"] = numba.njit(cache=True, nogil=True, inline="always")(_interior_py)
+    # the helpers are compiled first and bound to their module names, where the kernels look them
+    # up when they compile (inlined: _interior is called per window)
+    for name, helper in (("_interior", _interior_py), ("_inside", _inside_py)):
+        globals()[name] = numba.njit(cache=True, nogil=True, inline="always")(helper)
     jit = numba.njit(cache=True, nogil=True)
     compiled = {name: jit(fn) for name, fn in _KERNELS.items()}
     # a NumPy ufunc (any strides and layout, GIL released): one pass instead of NumPy's compare,
@@ -195,22 +196,23 @@ def _interior(xs, bs, ws, h, w, ho, wo, kh, kw, dh, dw):
     ws[ho, wo] = k
 
 
+def _inside(n_out, stride, pad, kernel, dilation, size):
+    """The outputs [a, b) along one axis whose window lies wholly inside the input."""
+    a = 0
+    while a < n_out and a * stride - pad < 0:
+        a += 1
+    b = n_out
+    while b > a and (b - 1) * stride - pad + (kernel - 1) * dilation >= size:
+        b -= 1
+    return a, b
+
+
 def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, channel_major, p0, p1):
     n_, c_, h_, w_ = x.shape
     _, _, ho_, wo_ = best.shape
     # outputs whose whole window lies inside the image: [ha, hb) × [wa, wb), no bounds checks
-    ha = 0
-    while ha < ho_ and ha * sh - ph < 0:
-        ha += 1
-    hb = ho_
-    while hb > ha and (hb - 1) * sh - ph + (kh - 1) * dh >= h_:
-        hb -= 1
-    wa = 0
-    while wa < wo_ and wa * sw - pw < 0:
-        wa += 1
-    wb = wo_
-    while wb > wa and (wb - 1) * sw - pw + (kw - 1) * dw >= w_:
-        wb -= 1
+    ha, hb = _inside(ho_, sh, ph, kh, dh, h_)
+    wa, wb = _inside(wo_, sw, pw, kw, dw, w_)
     for p in range(p0, p1):
         n = p % n_ if channel_major else p // c_  # planes in memory order
         c = p // n_ if channel_major else p % c_
@@ -335,6 +337,7 @@ def _max_pool_2x2(x, best, winner, channel_major, p0, p1):
 
 
 _interior_py = _interior
+_inside_py = _inside
 _KERNELS: dict = {"max_pool": _max_pool, "max_pool_backward": _max_pool_backward,
                   "max_pool_2x2": _max_pool_2x2}
 

@@ -61,7 +61,7 @@ def load_once(module: dict, build: Callable[[Any], dict]) -> Optional[dict]:
 def _compile(numba: Any) -> dict:
     # the helpers are compiled first and bound to their module names, where the kernels look them
     # up when they compile (inlined: _interior is called per window)
-    for name, helper in (("_interior", _interior_py), ("_inside", _inside_py)):
+    for name, helper in (("_interior", _interior_py), ("_inside", _inside_py), ("_plane", _plane_py)):
         globals()[name] = numba.njit(cache=True, nogil=True, inline="always")(helper)
     jit = numba.njit(cache=True, nogil=True)
     compiled = {name: jit(fn) for name, fn in _KERNELS.items()}
@@ -196,6 +196,14 @@ def _interior(xs, bs, ws, h, w, ho, wo, kh, kw, dh, dw):
     ws[ho, wo] = k
 
 
+def _plane(p, n_, c_, channel_major):
+    """(image, channel) of the p-th plane, counting in memory order: channel by channel for a
+    channel-major (CNHW) buffer such as a conv output, else image by image."""
+    if channel_major:
+        return p % n_, p // n_
+    return p // c_, p % c_
+
+
 def _inside(n_out, stride, pad, kernel, dilation, size):
     """The outputs [a, b) along one axis whose window lies wholly inside the input."""
     a = 0
@@ -214,8 +222,7 @@ def _max_pool(x, best, winner, kh, kw, ph, pw, sh, sw, dh, dw, channel_major, p0
     ha, hb = _inside(ho_, sh, ph, kh, dh, h_)
     wa, wb = _inside(wo_, sw, pw, kw, dw, w_)
     for p in range(p0, p1):
-        n = p % n_ if channel_major else p // c_  # planes in memory order
-        c = p // n_ if channel_major else p % c_
+        n, c = _plane(p, n_, c_, channel_major)
         xs = x[n, c]
         bs = best[n, c]
         ws = winner[n, c]
@@ -269,8 +276,7 @@ def _max_pool_backward(grad_out, winner, grad, kh, kw, ph, pw, sh, sw, dh, dw, c
         dy[q] = (q // kw) * dh - ph
         dx[q] = (q % kw) * dw - pw
     for p in range(p0, p1):
-        n = p % n_ if channel_major else p // c_  # planes in memory order
-        c = p // n_ if channel_major else p % c_
+        n, c = _plane(p, n_, c_, channel_major)
         gs = grad[n, c]
         go = grad_out[n, c]
         ws = winner[n, c]
@@ -300,8 +306,7 @@ def _max_pool_2x2(x, best, winner, channel_major, p0, p1):
     n_, c_, _, _ = x.shape
     _, _, ho_, wo_ = best.shape
     for p in range(p0, p1):
-        n = p % n_ if channel_major else p // c_
-        c = p // n_ if channel_major else p % c_
+        n, c = _plane(p, n_, c_, channel_major)
         xs = x[n, c]
         bs = best[n, c]
         ws = winner[n, c]
@@ -338,6 +343,7 @@ def _max_pool_2x2(x, best, winner, channel_major, p0, p1):
 
 _interior_py = _interior
 _inside_py = _inside
+_plane_py = _plane
 _KERNELS: dict = {"max_pool": _max_pool, "max_pool_backward": _max_pool_backward,
                   "max_pool_2x2": _max_pool_2x2}
 

@@ -89,7 +89,6 @@ class ConvNd(Function):
         return out.swapaxes(0, 1)  # NCHW view of a CNHW buffer: no copy
 
     def backward(self, grad_out: np.ndarray) -> tuple:
-        _, wm, _ = self.saved
         xp_shape, x_shape, widths, kernel, stride, dilation, out_shape, groups = self.meta
         c_out = grad_out.shape[1]
         # (N, C_out, *out) -> (G, C_out/G, N·L), the layout of the forward GEMM's output (no copy
